@@ -1,0 +1,55 @@
+"""The one exception tree of latentwalk; messages say what was wrong and what to do.
+
+    LatentwalkError
+    ├── ModelLoadError            a model file or name could not be turned into a generator
+    │   ├── ModelNotFound         no file and no built-in model by that name
+    │   ├── UnsupportedFormat     a file we recognise but cannot (yet) load, or do not recognise
+    │   ├── UnsafeModelFile       a file that asks to run code or use a global outside the allowlist
+    │   ├── CorruptModelFile      truncated, inconsistent or malformed content
+    │   └── ZooDownloadError      a built-in model's weights could not be fetched or verified
+    ├── InvalidRequest            bad user input: seeds, truncation, class, latents, sizes
+    ├── RenderError               the generator failed while rendering
+    └── WorkerStopped             the inference worker is shut down
+"""
+
+from __future__ import annotations
+
+
+class LatentwalkError(Exception):
+    """Root of every error latentwalk raises on purpose."""
+
+
+class ModelLoadError(LatentwalkError):
+    """A model could not be loaded."""
+
+
+class ModelNotFound(ModelLoadError):
+    """No file and no built-in model of that name."""
+
+
+class UnsupportedFormat(ModelLoadError):
+    """The file is of a format or architecture that latentwalk does not load (yet)."""
+
+
+class UnsafeModelFile(ModelLoadError):
+    """The file asks for something outside the allowlist (code execution); nothing was run."""
+
+
+class CorruptModelFile(ModelLoadError):
+    """The file is truncated, malformed or internally inconsistent."""
+
+
+class ZooDownloadError(ModelLoadError):
+    """A built-in model's weights could not be downloaded or did not verify."""
+
+
+class InvalidRequest(LatentwalkError):
+    """The request's parameters are invalid (seeds, truncation, class, latents...)."""
+
+
+class RenderError(LatentwalkError):
+    """The generator failed while rendering."""
+
+
+class WorkerStopped(LatentwalkError):
+    """The inference worker has been shut down and takes no more requests."""

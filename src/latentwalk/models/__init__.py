@@ -1,0 +1,1 @@
+"""Generator architectures: plain nn.Modules, no file I/O and no device choice."""
