@@ -1,15 +1,15 @@
 """The one exception tree of latentwalk; messages say what was wrong and what to do.
 
-    LatentwalkError
-    ├── ModelLoadError            a model file or name could not be turned into a generator
-    │   ├── ModelNotFound         no file and no built-in model by that name
-    │   ├── UnsupportedFormat     a file we recognise but cannot (yet) load, or do not recognise
-    │   ├── UnsafeModelFile       a file that asks to run code or use a global outside the allowlist
-    │   ├── CorruptModelFile      truncated, inconsistent or malformed content
-    │   └── ZooDownloadError      a built-in model's weights could not be fetched or verified
-    ├── InvalidRequest            bad user input: seeds, truncation, class, latents, sizes
-    ├── RenderError               the generator failed while rendering
-    └── WorkerStopped             the inference worker is shut down
+LatentwalkError
+├── ModelLoadError            a model file or name could not be turned into a generator
+│   ├── ModelNotFound         no file and no built-in model by that name
+│   ├── UnsupportedFormat     a file we recognise but cannot (yet) load, or do not recognise
+│   ├── UnsafeModelFile       a file that asks to run code or use a global outside the allowlist
+│   ├── CorruptModelFile      truncated, inconsistent or malformed content
+│   └── ZooDownloadError      a built-in model's weights could not be fetched or verified
+├── InvalidRequest            bad user input: seeds, truncation, class, latents, sizes
+├── RenderError               the generator failed while rendering
+└── WorkerStopped             the inference worker is shut down
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Everything that touches the device: requests, the inference worker, image conversion."""

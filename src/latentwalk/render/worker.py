@@ -1,0 +1,326 @@
+"""The inference worker: the one thread that owns the device and the model cache.
+
+Callers submit requests and get futures (block on them from the CLI, await them from asyncio).
+The thread drains its queue, groups compatible render requests (same model, truncation, noise
+mode) into one batch, runs it, and splits the result. Errors are delivered to the futures of the
+failed requests; the thread itself never dies. Loading and switching models are queued like any
+other request, so they need no restart and never race a render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import hashlib
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentwalk.backends import LoadedModel, load_model_file
+from latentwalk.catalog import ModelRef
+from latentwalk.errors import InvalidRequest, LatentwalkError, RenderError, WorkerStopped
+from latentwalk.render.images import to_uint8
+from latentwalk.types import NOISE_MODES, NoiseMode, has_w_space
+from latentwalk.zoo import load_zoo_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """Render the images for latents `z` (and labels `c`) with one model and one set of knobs."""
+
+    model: ModelRef
+    z: np.ndarray  # [N, z_dim]
+    c: np.ndarray | None = None  # [N, c_dim]; None for unconditional models
+    psi: float = 1.0
+    cutoff: int | None = None
+    noise_mode: NoiseMode = "const"
+
+    def batch_key(self) -> tuple[Any, ...]:
+        return (self.model, self.psi, self.cutoff, self.noise_mode, self.c is None)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the UI and `info` need to know about a loaded model."""
+
+    name: str
+    family: str
+    resolution: int
+    img_channels: int
+    z_dim: int
+    c_dim: int
+    w_dim: int | None
+    num_ws: int | None
+    num_params: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_w(self) -> bool:
+        return self.w_dim is not None
+
+
+@dataclass
+class _Job:
+    kind: str  # "render" | "info" | "unload"
+    future: concurrent.futures.Future[Any]
+    request: RenderRequest | None = None
+    model: ModelRef | None = None
+
+
+def pick_device(spec: str = "auto") -> torch.device:
+    """'auto' takes CUDA when present, else the CPU; anything else is passed to torch."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise InvalidRequest(f"unknown device {spec!r}: use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidRequest("--device cuda was asked for, but this PyTorch sees no CUDA device")
+    return device
+
+
+class ContentHashes:
+    """sha256 of model files, recomputed only when a file's size or mtime changes."""
+
+    def __init__(self) -> None:
+        self._memo: dict[Path, tuple[int, int, str]] = {}
+
+    def of(self, path: Path) -> str:
+        st = path.stat()
+        memo = self._memo.get(path)
+        if memo and memo[0] == st.st_mtime_ns and memo[1] == st.st_size:
+            return memo[2]
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        digest = h.hexdigest()
+        self._memo[path] = (st.st_mtime_ns, st.st_size, digest)
+        return digest
+
+
+class InferenceWorker:
+    """One thread per device: a FIFO of jobs, batched rendering, a bounded LRU model cache."""
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        device: str = "auto",
+        max_batch: int = 16,
+        cache_size: int = 2,
+    ) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.device = pick_device(device)
+        self.max_batch = max(1, max_batch)
+        self.cache_size = max(1, cache_size)
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._models: collections.OrderedDict[tuple[str, str], tuple[LoadedModel, ModelInfo]] = (
+            collections.OrderedDict()
+        )
+        self._hashes = ContentHashes()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self.batches_run = 0  # counters for tests and status
+        self.images_rendered = 0
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> InferenceWorker:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name=f"latentwalk-worker-{self.device}", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the queued jobs, then stop the thread. Later submissions raise WorkerStopped."""
+        self._stopped = True
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def __enter__(self) -> InferenceWorker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- submitting
+
+    def _submit(self, job: _Job) -> concurrent.futures.Future[Any]:
+        if self._stopped:
+            raise WorkerStopped("the inference worker has been stopped")
+        self.start()
+        self._queue.put(job)
+        return job.future
+
+    def submit(self, request: RenderRequest) -> concurrent.futures.Future[np.ndarray]:
+        """Queue a render; the future yields uint8 images [N, H, W, C]."""
+        if request.noise_mode not in NOISE_MODES:
+            raise InvalidRequest(f"noise mode {request.noise_mode!r} is not one of {', '.join(NOISE_MODES)}")
+        if request.z.ndim != 2 or not np.isfinite(request.z).all():
+            raise InvalidRequest("latents must be a finite [N, z_dim] array")
+        return self._submit(_Job("render", concurrent.futures.Future(), request=request))
+
+    def render(self, request: RenderRequest) -> np.ndarray:
+        """Blocking render (for the CLI)."""
+        return self.submit(request).result()
+
+    async def render_async(self, request: RenderRequest) -> np.ndarray:
+        return await asyncio.wrap_future(self.submit(request))
+
+    def info(self, model: ModelRef) -> ModelInfo:
+        """Load the model (if needed) and describe it. Blocking."""
+        return self._submit(_Job("info", concurrent.futures.Future(), model=model)).result()
+
+    async def info_async(self, model: ModelRef) -> ModelInfo:
+        return await asyncio.wrap_future(self._submit(_Job("info", concurrent.futures.Future(), model=model)))
+
+    def unload(self) -> None:
+        """Drop every cached model (queued, so it never races a render)."""
+        self._submit(_Job("unload", concurrent.futures.Future())).result()
+
+    # ---------------------------------------------------------------- the thread
+
+    def _run(self) -> None:
+        with torch.inference_mode():
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                jobs = [first]
+                stop_after = False
+                while True:  # drain what has arrived meanwhile, to batch it
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stop_after = True
+                        break
+                    jobs.append(nxt)
+                self._process(jobs)
+                if stop_after:
+                    return
+
+    def _process(self, jobs: list[_Job]) -> None:
+        groups: dict[tuple[Any, ...], list[_Job]] = {}
+        for job in jobs:
+            if job.future.cancelled():
+                continue
+            if job.kind != "render":
+                self._run_group([job])
+                continue
+            assert job.request is not None
+            groups.setdefault(job.request.batch_key(), []).append(job)
+        for group in groups.values():
+            # Split into batches of at most max_batch rows.
+            batch: list[_Job] = []
+            rows = 0
+            for job in group:
+                n = job.request.z.shape[0] if job.request is not None else 0
+                if batch and rows + n > self.max_batch:
+                    self._run_group(batch)
+                    batch, rows = [], 0
+                batch.append(job)
+                rows += n
+            if batch:
+                self._run_group(batch)
+
+    def _run_group(self, jobs: list[_Job]) -> None:
+        try:
+            kind = jobs[0].kind
+            if kind == "unload":
+                self._models.clear()
+                result: Any = None
+            elif kind == "info":
+                assert jobs[0].model is not None
+                result = self._get(jobs[0].model)[1]
+            else:
+                self._render_batch(jobs)
+                return
+            for job in jobs:
+                job.future.set_result(result)
+        except LatentwalkError as exc:
+            for job in jobs:
+                job.future.set_exception(exc)
+        except Exception as exc:  # a model failing must not kill the worker
+            log.exception("inference failed")
+            err = RenderError(f"rendering failed: {type(exc).__name__}: {exc}")
+            for job in jobs:
+                job.future.set_exception(err)
+
+    def _render_batch(self, jobs: list[_Job]) -> None:
+        reqs = [j.request for j in jobs if j.request is not None]
+        first = reqs[0]
+        loaded, info = self._get(first.model)
+        g = loaded.generator
+        for r in reqs:
+            if r.z.shape[1] != info.z_dim:
+                raise InvalidRequest(
+                    f"latents have {r.z.shape[1]} values, {info.name} needs z_dim {info.z_dim}"
+                )
+            if info.c_dim and (r.c is None or r.c.shape != (r.z.shape[0], info.c_dim)):
+                raise InvalidRequest(f"{info.name} is conditional: a label of {info.c_dim} values is needed")
+            if r.cutoff is not None and not (info.num_ws and 0 <= r.cutoff <= info.num_ws):
+                raise InvalidRequest(f"truncation cutoff {r.cutoff} is outside 0..{info.num_ws or 0}")
+        z = torch.from_numpy(np.concatenate([r.z for r in reqs]).astype(np.float32)).to(self.device)
+        if info.c_dim:
+            c = torch.from_numpy(np.concatenate([r.c for r in reqs]).astype(np.float32)).to(self.device)
+        else:
+            c = torch.zeros([z.shape[0], 0], device=self.device)
+        img = g.render(z, c, psi=first.psi, cutoff=first.cutoff, noise_mode=first.noise_mode)
+        pixels = to_uint8(img)
+        self.batches_run += 1
+        self.images_rendered += len(pixels)
+        start = 0
+        for job in jobs:
+            assert job.request is not None
+            n = job.request.z.shape[0]
+            job.future.set_result(pixels[start : start + n])
+            start += n
+
+    def _get(self, ref: ModelRef) -> tuple[LoadedModel, ModelInfo]:
+        key = ("zoo", ref.zoo) if ref.zoo is not None else ("file", self._hashes.of(ref.path))  # type: ignore[arg-type]
+        cached = self._models.get(key)
+        if cached is not None:
+            self._models.move_to_end(key)
+            return cached
+        loaded = load_zoo_model(ref.zoo, self.cache_dir) if ref.zoo is not None else load_model_file(ref.path)  # type: ignore[arg-type]
+        loaded.generator.to(self.device).eval().requires_grad_(False)
+        entry = (loaded, describe(ref.name, loaded))
+        self._models[key] = entry
+        while len(self._models) > self.cache_size:
+            self._models.popitem(last=False)
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        return entry
+
+
+def describe(name: str, loaded: LoadedModel) -> ModelInfo:
+    g = loaded.generator
+    w_space = has_w_space(g)
+    return ModelInfo(
+        name=name,
+        family=str(loaded.info.get("family", getattr(g, "family", "unknown"))),
+        resolution=int(g.img_resolution),
+        img_channels=int(g.img_channels),
+        z_dim=int(g.z_dim),
+        c_dim=int(g.c_dim),
+        w_dim=int(g.w_dim) if w_space else None,
+        num_ws=int(g.num_ws) if w_space else None,
+        num_params=sum(p.numel() for p in g.parameters()),
+        details=dict(loaded.info),
+    )

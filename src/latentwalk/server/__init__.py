@@ -1,0 +1,1 @@
+"""The web server: an app factory, thin routes, static files."""
