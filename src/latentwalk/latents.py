@@ -61,7 +61,7 @@ def class_label(class_idx: int | None, c_dim: int) -> np.ndarray:  # [1, c_dim] 
     label = np.zeros((1, c_dim), dtype=np.float32)
     if c_dim == 0:
         if class_idx is not None:
-            raise InvalidRequest("this model is unconditional: drop --class")
+            raise InvalidRequest("this model is unconditional: it takes no class label (drop --class)")
         return label
     if class_idx is None:
         raise InvalidRequest(

@@ -15,7 +15,7 @@ from pathlib import Path
 from latentwalk.backends.base import LoadedModel
 from latentwalk.backends.stylegan_pkl import load_network_pickle, looks_like_pickle
 from latentwalk.backends.torch_pt import load_state_dict_file, looks_like_torch_zip
-from latentwalk.errors import CorruptModelFile, ModelNotFound, UnsupportedFormat
+from latentwalk.errors import CorruptModelFile, ModelLoadError, ModelNotFound, UnsupportedFormat
 
 __all__ = ["LoadedModel", "load_model_bytes", "load_model_file", "MODEL_SUFFIXES"]
 
@@ -25,23 +25,31 @@ MODEL_SUFFIXES = (".pkl", ".pt", ".pth")
 
 def load_model_bytes(data: bytes, name: str) -> LoadedModel:
     """Detect the format of `data` (the content of the file `name`) and load its generator."""
+    try:
+        loaded = _dispatch(data, name)
+    except ModelLoadError as exc:
+        if name in str(exc):
+            raise
+        raise type(exc)(f"{name}: {exc}") from None
+    loaded.info["sha256"] = hashlib.sha256(data).hexdigest()
+    loaded.info["file_size"] = len(data)
+    return loaded
+
+
+def _dispatch(data: bytes, name: str) -> LoadedModel:
     head = data[:16]
     if not data:
         raise CorruptModelFile(f"{name} is empty")
     if looks_like_pickle(head):
-        loaded = load_network_pickle(data, name)
-    elif looks_like_torch_zip(head):
-        loaded = load_state_dict_file(data, name)
-    elif head.startswith(b"\x89PNG") or head[:3] == b"\xff\xd8\xff":
+        return load_network_pickle(data, name)
+    if looks_like_torch_zip(head):
+        return load_state_dict_file(data, name)
+    if head.startswith(b"\x89PNG") or head[:3] == b"\xff\xd8\xff":
         raise UnsupportedFormat(f"{name} is an image, not a model file")
-    else:
-        raise UnsupportedFormat(
-            f"{name}: unrecognised model format (first bytes {head[:8]!r}); latentwalk loads NVIDIA "
-            "StyleGAN2 PyTorch pickles (.pkl) and DCGAN PyTorch state dicts (.pt/.pth)"
-        )
-    loaded.info["sha256"] = hashlib.sha256(data).hexdigest()
-    loaded.info["file_size"] = len(data)
-    return loaded
+    raise UnsupportedFormat(
+        f"{name}: unrecognised model format (first bytes {head[:8]!r}); latentwalk loads NVIDIA "
+        "StyleGAN2 PyTorch pickles (.pkl) and DCGAN PyTorch state dicts (.pt/.pth)"
+    )
 
 
 def load_model_file(path: str | Path) -> LoadedModel:

@@ -25,7 +25,7 @@ import torch
 
 from latentwalk.backends import LoadedModel, load_model_file
 from latentwalk.catalog import ModelRef
-from latentwalk.errors import InvalidRequest, LatentwalkError, RenderError, WorkerStopped
+from latentwalk.errors import InvalidRequest, LatentwalkError, ModelNotFound, RenderError, WorkerStopped
 from latentwalk.render.images import to_uint8
 from latentwalk.types import NOISE_MODES, NoiseMode, has_w_space
 from latentwalk.zoo import load_zoo_model
@@ -96,7 +96,10 @@ class ContentHashes:
         self._memo: dict[Path, tuple[int, int, str]] = {}
 
     def of(self, path: Path) -> str:
-        st = path.stat()
+        try:
+            st = path.stat()
+        except OSError as exc:
+            raise ModelNotFound(f"model file {path} is gone or unreadable ({exc.strerror})") from None
         memo = self._memo.get(path)
         if memo and memo[0] == st.st_mtime_ns and memo[1] == st.st_size:
             return memo[2]
@@ -281,7 +284,14 @@ class InferenceWorker:
             c = torch.from_numpy(np.concatenate([r.c for r in reqs]).astype(np.float32)).to(self.device)
         else:
             c = torch.zeros([z.shape[0], 0], device=self.device)
-        img = g.render(z, c, psi=first.psi, cutoff=first.cutoff, noise_mode=first.noise_mode)
+        knobs = {"psi": first.psi, "cutoff": first.cutoff, "noise_mode": first.noise_mode}
+        if self.device.type == "cpu":
+            # oneDNN picks its convolution and GEMM algorithms by batch size, which changes the
+            # last bits of the result and so, now and then, a pixel. On the CPU a batch gains
+            # little anyway: run its rows one by one, so an image never depends on its company.
+            img = torch.cat([g.render(z[i : i + 1], c[i : i + 1], **knobs) for i in range(z.shape[0])])
+        else:
+            img = g.render(z, c, **knobs)
         pixels = to_uint8(img)
         self.batches_run += 1
         self.images_rendered += len(pixels)

@@ -1,0 +1,106 @@
+"""The inference worker: batching gives the same pixels, errors reach the caller, models switch."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_tiny_dcgan
+
+from latentwalk.catalog import ModelRef
+from latentwalk.errors import InvalidRequest, ModelNotFound, UnsupportedFormat, WorkerStopped
+from latentwalk.latents import seeds_to_z
+from latentwalk.render.worker import InferenceWorker, RenderRequest
+
+PROC = ModelRef(name="procedural", zoo="procedural")
+
+
+def _req(model: ModelRef, seeds: list[int], z_dim: int, **kw: object) -> RenderRequest:
+    return RenderRequest(model, seeds_to_z(seeds, z_dim), **kw)  # type: ignore[arg-type]
+
+
+def test_batched_requests_give_the_same_pixels_as_one_at_a_time(worker: InferenceWorker, tmp_path: Path) -> None:
+    ref = ModelRef(name="tiny", path=write_tiny_dcgan(tmp_path / "tiny.pt"))
+    z_dim = worker.info(ref).z_dim
+    alone = [worker.render(_req(ref, [s], z_dim))[0] for s in range(6)]
+    batches_before = worker.batches_run
+    # Submit together while the worker is busy, so they are drained and batched.
+    futures = [worker.submit(_req(ref, [s], z_dim)) for s in range(6)]
+    together = [f.result()[0] for f in futures]
+    assert worker.batches_run - batches_before < 6, "compatible requests were not batched"
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # And one request of 6 rows equals the six single renders too.
+    np.testing.assert_array_equal(worker.render(_req(ref, list(range(6)), z_dim)), np.stack(alone))
+
+
+def test_procedural_batch_independent(worker: InferenceWorker) -> None:
+    info = worker.info(PROC)
+    one = worker.render(_req(PROC, [3], info.z_dim))
+    many = worker.render(_req(PROC, [1, 2, 3], info.z_dim))
+    np.testing.assert_array_equal(one[0], many[2])
+    assert one.shape == (1, info.resolution, info.resolution, 3) and one.dtype == np.uint8
+
+
+def test_errors_reach_the_caller_and_the_worker_goes_on(worker: InferenceWorker, tmp_path: Path) -> None:
+    bad = tmp_path / "broken.pkl"
+    bad.write_bytes(b"\x80\x04not really a pickle")
+    with pytest.raises(Exception) as info:
+        worker.render(_req(ModelRef(name="broken", path=bad), [0], 8))
+    assert "broken.pkl" in str(info.value)
+    with pytest.raises(InvalidRequest, match="z_dim"):
+        worker.render(_req(PROC, [0], 7))  # wrong latent size
+    with pytest.raises(ModelNotFound):
+        worker.render(_req(ModelRef(name="gone", path=tmp_path / "gone.pkl"), [0], 8))
+    img = tmp_path / "picture.pkl"
+    img.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 32)
+    with pytest.raises(UnsupportedFormat, match="image"):
+        worker.info(ModelRef(name="picture", path=img))
+    assert worker.render(_req(PROC, [0], 512)).shape[0] == 1  # still alive
+
+
+def test_invalid_latents_are_refused_before_queueing(worker: InferenceWorker) -> None:
+    z = seeds_to_z([0], 512)
+    z[0, 3] = np.nan
+    with pytest.raises(InvalidRequest, match="finite"):
+        worker.submit(RenderRequest(PROC, z))
+    with pytest.raises(InvalidRequest, match="noise mode"):
+        worker.submit(RenderRequest(PROC, seeds_to_z([0], 512), noise_mode="loud"))  # type: ignore[arg-type]
+
+
+def test_model_switch_and_reload_when_the_file_changes(worker: InferenceWorker, tmp_path: Path) -> None:
+    path = write_tiny_dcgan(tmp_path / "m.pt", seed=0)
+    ref = ModelRef(name="m", path=path)
+    first = worker.render(_req(ref, [5], 8))
+    worker.render(_req(PROC, [5], 512))  # switch to another model and back: no restart needed
+    np.testing.assert_array_equal(worker.render(_req(ref, [5], 8)), first)
+    write_tiny_dcgan(path, seed=1)  # new content under the same name
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10_000_000))
+    changed = worker.render(_req(ref, [5], 8))
+    assert np.abs(changed.astype(int) - first.astype(int)).mean() > 1.0
+
+
+def test_cache_is_bounded(tmp_path: Path) -> None:
+    w = InferenceWorker(tmp_path / "cache", device="cpu", cache_size=1).start()
+    try:
+        for i in range(3):
+            w.info(ModelRef(name=f"m{i}", path=write_tiny_dcgan(tmp_path / f"m{i}.pt", seed=i)))
+        assert len(w._models) == 1
+    finally:
+        w.stop()
+
+
+def test_async_render_and_stop(tmp_path: Path) -> None:
+    w = InferenceWorker(tmp_path / "cache", device="cpu").start()
+
+    async def go() -> np.ndarray:
+        return await w.render_async(_req(PROC, [1], 512))
+
+    assert asyncio.run(go()).shape == (1, 256, 256, 3)
+    w.stop()
+    with pytest.raises(WorkerStopped):
+        w.submit(_req(PROC, [1], 512))
