@@ -70,10 +70,11 @@ class ModelInfo:
 
 @dataclass
 class _Job:
-    kind: str  # "render" | "info" | "unload"
+    kind: str  # "render" | "info" | "register" | "unload"
     future: concurrent.futures.Future[Any]
     request: RenderRequest | None = None
     model: ModelRef | None = None
+    loaded: LoadedModel | None = None
 
 
 def pick_device(spec: str = "auto") -> torch.device:
@@ -130,6 +131,7 @@ class InferenceWorker:
         self._models: collections.OrderedDict[tuple[str, str], tuple[LoadedModel, ModelInfo]] = (
             collections.OrderedDict()
         )
+        self._pinned: dict[ModelRef, tuple[LoadedModel, ModelInfo]] = {}
         self._hashes = ContentHashes()
         self._thread: threading.Thread | None = None
         self._stopped = False
@@ -191,6 +193,14 @@ class InferenceWorker:
     async def info_async(self, model: ModelRef) -> ModelInfo:
         return await asyncio.wrap_future(self._submit(_Job("info", concurrent.futures.Future(), model=model)))
 
+    def register(self, ref: ModelRef, loaded: LoadedModel) -> ModelInfo:
+        """Put an already built generator in the cache under `ref` (benchmarks, tests, plugins).
+
+        Registered models stay until `unload()`; they are not evicted by loads of other models."""
+        job = _Job("register", concurrent.futures.Future(), model=ref)
+        job.loaded = loaded
+        return self._submit(job).result()
+
     def unload(self) -> None:
         """Drop every cached model (queued, so it never races a render)."""
         self._submit(_Job("unload", concurrent.futures.Future())).result()
@@ -247,7 +257,14 @@ class InferenceWorker:
             kind = jobs[0].kind
             if kind == "unload":
                 self._models.clear()
+                self._pinned.clear()
                 result: Any = None
+            elif kind == "register":
+                job = jobs[0]
+                assert job.model is not None and job.loaded is not None
+                job.loaded.generator.to(self.device).eval().requires_grad_(False)
+                result = describe(job.model.name, job.loaded)
+                self._pinned[job.model] = (job.loaded, result)
             elif kind == "info":
                 assert jobs[0].model is not None
                 result = self._get(jobs[0].model)[1]
@@ -303,6 +320,8 @@ class InferenceWorker:
             start += n
 
     def _get(self, ref: ModelRef) -> tuple[LoadedModel, ModelInfo]:
+        if ref in self._pinned:
+            return self._pinned[ref]
         key = ("zoo", ref.zoo) if ref.zoo is not None else ("file", self._hashes.of(ref.path))  # type: ignore[arg-type]
         cached = self._models.get(key)
         if cached is not None:
