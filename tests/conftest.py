@@ -37,8 +37,12 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Never read the user's own folders or settings during tests."""
     for key in list(os.environ):
         if key.startswith("LATENTWALK_") and key not in (
-            "LATENTWALK_NVIDIA_SRC", "LATENTWALK_NVIDIA_ADA_SRC", "LATENTWALK_CHROMIUM",
-            "LATENTWALK_SKIP_BROWSER", "LATENTWALK_SAVE_SCREENSHOTS", "LATENTWALK_TEST_CACHE",
+            "LATENTWALK_NVIDIA_SRC",
+            "LATENTWALK_NVIDIA_ADA_SRC",
+            "LATENTWALK_CHROMIUM",
+            "LATENTWALK_SKIP_BROWSER",
+            "LATENTWALK_SAVE_SCREENSHOTS",
+            "LATENTWALK_TEST_CACHE",
         ):
             monkeypatch.delenv(key)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))

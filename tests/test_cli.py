@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import write_tiny_dcgan
 from PIL import Image
 
+from conftest import write_tiny_dcgan
 from latentwalk.catalog import ModelRef
 from latentwalk.cli import main
 from latentwalk.latents import seeds_to_z
@@ -24,8 +24,19 @@ def run(args: list[str]) -> tuple[int, str]:
 
 
 def test_generate_writes_nvidia_named_pngs_equal_to_the_engine(tmp_path: Path) -> None:
-    code, out = run(["generate", "--network", "procedural", "--seeds", "0-2,5", "--trunc", "0.7",
-                     "--outdir", str(tmp_path / "out")])
+    code, out = run(
+        [
+            "generate",
+            "--network",
+            "procedural",
+            "--seeds",
+            "0-2,5",
+            "--trunc",
+            "0.7",
+            "--outdir",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 0, out
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert files == ["seed0000.png", "seed0001.png", "seed0002.png", "seed0005.png"]
@@ -39,8 +50,19 @@ def test_generate_writes_nvidia_named_pngs_equal_to_the_engine(tmp_path: Path) -
 
 def test_generate_from_a_file_and_noise_note(tmp_path: Path) -> None:
     path = write_tiny_dcgan(tmp_path / "tiny.pt")
-    code, out = run(["generate", "--network", str(path), "--seeds", "1", "--noise-mode", "random",
-                     "--outdir", str(tmp_path / "o")])
+    code, out = run(
+        [
+            "generate",
+            "--network",
+            str(path),
+            "--seeds",
+            "1",
+            "--noise-mode",
+            "random",
+            "--outdir",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 0
     assert "no noise inputs" in out
     with Image.open(tmp_path / "o" / "seed0001.png") as img:
@@ -72,8 +94,18 @@ def test_broken_files_in_a_real_process(tmp_path: Path) -> None:
     """A truncated pickle: status 1, one line, no traceback; with --debug the traceback shows."""
     bad = tmp_path / "network-snapshot-000001.pkl"
     bad.write_bytes(b"\x80\x04\x95" + b"\x00" * 10)
-    cmd = [sys.executable, "-m", "latentwalk", "generate", "--network", str(bad), "--seeds", "0",
-           "--outdir", str(tmp_path / "o")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "latentwalk",
+        "generate",
+        "--network",
+        str(bad),
+        "--seeds",
+        "0",
+        "--outdir",
+        str(tmp_path / "o"),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "error: network-snapshot-000001.pkl" in proc.stderr and "Traceback" not in proc.stderr

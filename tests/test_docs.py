@@ -25,6 +25,10 @@ def test_readme_commands_and_ci_agree() -> None:
 
 def test_env_overrides(tmp_path: Path) -> None:
     s = settings_from_env(
-        {"LATENTWALK_MODELS": f"{tmp_path}/a:{tmp_path}/b", "LATENTWALK_PORT": "9001", "LATENTWALK_DEVICE": "cpu"}
+        {
+            "LATENTWALK_MODELS": f"{tmp_path}/a:{tmp_path}/b",
+            "LATENTWALK_PORT": "9001",
+            "LATENTWALK_DEVICE": "cpu",
+        }
     )
     assert s.models_dirs[:2] == (tmp_path / "a", tmp_path / "b") and s.port == 9001 and s.device == "cpu"

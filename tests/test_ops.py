@@ -9,7 +9,9 @@ import torch.nn.functional as F
 from latentwalk.models.ops import bias_act, modulated_conv2d, setup_filter, upfirdn2d, upsample2d
 
 
-def _upfirdn_loops(x: np.ndarray, f: np.ndarray, up: int, pad: tuple[int, int, int, int], gain: float) -> np.ndarray:
+def _upfirdn_loops(
+    x: np.ndarray, f: np.ndarray, up: int, pad: tuple[int, int, int, int], gain: float
+) -> np.ndarray:
     """Literal definition: zero-insert, pad, convolve (flipped kernel), one output pixel at a time."""
     c, h, w = x.shape
     u = np.zeros((c, h * up, w * up))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_tiny_dcgan
 
+from conftest import write_tiny_dcgan
 from latentwalk.catalog import ModelRef
 from latentwalk.errors import InvalidRequest, ModelNotFound, UnsupportedFormat, WorkerStopped
 from latentwalk.latents import seeds_to_z
@@ -23,7 +23,9 @@ def _req(model: ModelRef, seeds: list[int], z_dim: int, **kw: object) -> RenderR
     return RenderRequest(model, seeds_to_z(seeds, z_dim), **kw)  # type: ignore[arg-type]
 
 
-def test_batched_requests_give_the_same_pixels_as_one_at_a_time(worker: InferenceWorker, tmp_path: Path) -> None:
+def test_batched_requests_give_the_same_pixels_as_one_at_a_time(
+    worker: InferenceWorker, tmp_path: Path
+) -> None:
     ref = ModelRef(name="tiny", path=write_tiny_dcgan(tmp_path / "tiny.pt"))
     z_dim = worker.info(ref).z_dim
     alone = [worker.render(_req(ref, [s], z_dim))[0] for s in range(6)]

@@ -35,7 +35,9 @@ def test_default_model_downloads_and_renders_faces(cache_dir: Path) -> None:
     assert (g.z_dim, g.img_resolution, g.c_dim) == (100, 64, 0)
     assert loaded.info["licence"] == "MIT"
     with InferenceWorker(cache_dir, device="cpu") as w:
-        px = w.render(RenderRequest(ModelRef("dcgan-faces", zoo="dcgan-faces"), seeds_to_z([0, 1, 2, 3], 100)))
+        px = w.render(
+            RenderRequest(ModelRef("dcgan-faces", zoo="dcgan-faces"), seeds_to_z([0, 1, 2, 3], 100))
+        )
     assert px.shape == (4, 64, 64, 3)
     # Plausible images: not constant, using a good part of the range, each seed different.
     assert all(p.std() > 20 for p in px)

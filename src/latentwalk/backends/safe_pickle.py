@@ -291,8 +291,17 @@ def _codecs_encode(text: Any, encoding: Any = "utf-8") -> bytes:
     return text.encode("latin1")
 
 
+def _plain_set(items: Any = ()) -> set[Any]:
+    """Protocol-2/3 pickles spell sets (`_non_persistent_buffers_set`) as `builtins.set(list)`."""
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str | int) for i in items):
+        raise UnsafeModelFile("the file builds a set of unexpected objects")
+    return set(items)
+
+
 _HANDLERS: dict[tuple[str, str], Any] = {
     ("_codecs", "encode"): _codecs_encode,
+    ("builtins", "set"): _plain_set,
+    ("__builtin__", "set"): _plain_set,  # protocol 2 spells builtins the Python 2 way
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
     ("dnnlib.util", "EasyDict"): EasyDictStub,
     ("dnnlib", "EasyDict"): EasyDictStub,
