@@ -19,11 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentwalk.errors import CorruptModelFile, UnsafeModelFile
+from latentwalk.errors import CorruptModelFile, UnsafeModelFile, UnsupportedFormat
 
 # Legacy torch.save magic number and protocol version (FORMATS.md, "Tensors and storages").
 _TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 _TORCH_PROTOCOL = 1001
+# Version of NVIDIA's torch_utils.persistence format (both repositories write 6).
+PERSISTENCE_VERSION = 6
 # A single tensor larger than this is refused before any allocation (8 GiB of float32).
 MAX_TENSOR_ELEMENTS = 2 * 1024**3
 
@@ -131,6 +133,11 @@ def _checked_dtype(dtype: Any) -> np.dtype:
 def _reconstruct_persistent_obj(meta: Any) -> PersistentObject:
     if not isinstance(meta, dict) or meta.get("type") != "class":
         raise CorruptModelFile("a persistent object in the file has no class metadata")
+    if meta.get("version") != PERSISTENCE_VERSION:
+        raise UnsupportedFormat(
+            f"persistent object {meta.get('class_name')!r} uses persistence version {meta.get('version')!r}; "
+            f"latentwalk reads version {PERSISTENCE_VERSION} (stylegan2-ada-pytorch and stylegan3)"
+        )
     state = meta.get("state")
     if not isinstance(state, dict):
         raise CorruptModelFile(f"persistent object {meta.get('class_name')!r} has no state dict")
@@ -345,7 +352,7 @@ def load_restricted(data: bytes) -> Any:
     """
     try:
         obj = RestrictedUnpickler(io.BytesIO(data)).load()
-    except (UnsafeModelFile, CorruptModelFile):
+    except (UnsafeModelFile, CorruptModelFile, UnsupportedFormat):
         raise
     except (pickle.UnpicklingError, EOFError) as exc:
         raise CorruptModelFile(f"the file is not a complete pickle ({exc or 'ended early'})") from None
