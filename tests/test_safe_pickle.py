@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from nvpickle_writer import broken_pickles, build_stylegan2, dumps_network_pickle, hostile_pickles
 
 from latentwalk.backends import load_model_bytes
 from latentwalk.backends.safe_pickle import parse_legacy_storage
 from latentwalk.errors import CorruptModelFile, UnsafeModelFile, UnsupportedFormat
+from nvpickle_writer import broken_pickles, build_stylegan2, dumps_network_pickle, hostile_pickles
 
 # Files that carry a payload only a code-executing loader would run, but are otherwise valid:
 # latentwalk loads them (never executing the payload).

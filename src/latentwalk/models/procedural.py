@@ -41,6 +41,11 @@ class ProceduralGenerator(ZSpaceGenerator):
        slightly desaturated and multiplied by a shade in [0.6, 1]. The result lies in [0, 1] by
        construction and is mapped to [-1, 1]; no clipping is needed.
 
+    How strongly the code acts is a trade-off: strong enough that seeds differ in layout, palette
+    and orientation, weak enough that a lerp between two seeds is a morph. In mean absolute pixel
+    difference, a 10-step lerp between seeds 0 and 1 moves about a third of the total per step, and a
+    step of 1e-3 |z| changes the image by about 0.2% of a change of seed.
+
     Nothing mixes pixels or batch items, so rendering a batch equals rendering each item alone.
     All weights are buffers (not Parameters, so nothing requires grad) generated from a seeded CPU
     `torch.Generator`, hence identical on every machine and run; they are not persistent (the state
@@ -90,7 +95,7 @@ class ProceduralGenerator(ZSpaceGenerator):
         self._buffer("warp_code", randn(c, 4) * (0.14 / math.sqrt(c)))
         self._buffer("rot_code", randn(c, 1) * (0.15 / math.sqrt(c)))  # radians per unit of code
         self._buffer("scale_code", randn(c, 1) * (0.05 / math.sqrt(c)))  # log-scale per unit
-        self._buffer("palette_code", randn(c, 3) * (0.13 / math.sqrt(c)))  # palette phase shift
+        self._buffer("palette_code", randn(c, 3) * (0.2 / math.sqrt(c)))  # palette phase shift
 
         self._buffer("w_in", randn(n_feat, h) * (1.5 / math.sqrt(n_feat)))
         self._buffer("b_in", randn(h) * 0.5)
@@ -120,13 +125,16 @@ class ProceduralGenerator(ZSpaceGenerator):
         ref = self.w_in
         grid = self._grid
         if grid.shape[0] != res * res or grid.device != ref.device or grid.dtype != ref.dtype:
-            t = (torch.arange(res, dtype=torch.float64) + 0.5) * (2.0 / res) - 1.0
-            yy, xx = torch.meshgrid(t, t, indexing="ij")
-            xy = torch.stack([xx, yy], dim=-1).reshape(res * res, 2)
-            freq = torch.tensor(_WARP_FREQ, dtype=torch.float64)
-            phase = torch.tensor(_WARP_PHASE, dtype=torch.float64)
-            waves = torch.sin(xy[:, (1, 1, 0, 0)] * freq + phase)
-            grid = torch.cat([xy, waves], dim=1).to(device=ref.device, dtype=ref.dtype)
+            # A normal tensor even when first called under inference mode, so that a later call with
+            # autograd (say, optimising z) can still use the cache.
+            with torch.inference_mode(False):
+                t = (torch.arange(res, dtype=torch.float64) + 0.5) * (2.0 / res) - 1.0
+                yy, xx = torch.meshgrid(t, t, indexing="ij")
+                xy = torch.stack([xx, yy], dim=-1).reshape(res * res, 2)
+                freq = torch.tensor(_WARP_FREQ, dtype=torch.float64)
+                phase = torch.tensor(_WARP_PHASE, dtype=torch.float64)
+                waves = torch.sin(xy[:, (1, 1, 0, 0)] * freq + phase)
+                grid = torch.cat([xy, waves], dim=1).to(device=ref.device, dtype=ref.dtype)
             self._grid = grid
         return grid
 
@@ -137,37 +145,37 @@ class ProceduralGenerator(ZSpaceGenerator):
         z = z.to(device=ref.device, dtype=ref.dtype)
         n, res = z.shape[0], self.img_resolution
         grid = self._coords()
-        n_pix = grid.shape[0]
-
-        # Everything that depends on z alone, for the whole batch: [N, ...].
-        code = z @ self.z_proj  # [N, C]
-        # Coordinate transform as one linear map of the grid's columns: (x, y) + warp, then rotate
-        # and scale; as a row-vector product, xy' = [xy | waves] @ [rot; warp @ rot].
-        warp_amp = torch.tanh(code @ self.warp_code)  # [N, 4]
-        warp = torch.zeros(n, 4, 2, device=ref.device, dtype=ref.dtype)
-        warp[:, 0:2, 0] = warp_amp[:, 0:2]  # the y waves displace x
-        warp[:, 2:4, 1] = warp_amp[:, 2:4]  # the x waves displace y
-        angle = code @ self.rot_code  # [N, 1]
-        cos_a, sin_a = torch.cos(angle), torch.sin(angle)
-        rot = torch.cat([cos_a, sin_a, -sin_a, cos_a], dim=1).reshape(n, 2, 2)
-        rot = rot * torch.exp(code @ self.scale_code)[:, :, None]  # [N, 2, 2]
-        coord_map = torch.cat([rot, warp @ rot], dim=1)  # [N, 6, 2]
-        b_in = self.b_in + code @ self.w_code_in  # [N, H]
-        gain = 1.0 + torch.einsum("nc,lch->nlh", code, self.film_gain)  # [N, L, H]
-        w_mid = self.w_mid[None] * gain[:, :, None, :]  # [N, L, H, H]: FiLM gain folded into weights
-        b_mid = self.b_mid + torch.einsum("nc,lch->nlh", code, self.film_bias)  # [N, L, H]
-        phase = self.palette_phase + code @ self.palette_code  # [N, 3]
-
-        # Per image and per chunk of pixels, so the [pixels, hidden] activations stay in cache and each
-        # image is computed exactly as it would be alone.
-        out = torch.empty(n, 3, n_pix, device=ref.device, dtype=ref.dtype)
+        out = torch.empty(n, 3, grid.shape[0], device=ref.device, dtype=ref.dtype)
+        # One image at a time, code included, so an image is bit-for-bit what it would be alone; and
+        # a chunk of pixels at a time, so the [pixels, hidden] activations stay in cache.
         for i in range(n):
-            for start in range(0, n_pix, self.chunk_pixels):
-                pix = grid[start : start + self.chunk_pixels]
-                out[i, :, start : start + pix.shape[0]] = self._pixels(
-                    pix, coord_map[i], b_in[i], w_mid[i], b_mid[i], phase[i]
-                ).T
+            self._render_one(z[i : i + 1], grid, out[i])
         return out.reshape(n, 3, res, res)
+
+    def _render_one(self, z: torch.Tensor, grid: torch.Tensor, out: torch.Tensor) -> None:
+        """Render one latent z [1, z_dim] over the grid [P, 6] into out [3, P]."""
+        code = z @ self.z_proj  # [1, C]
+
+        # The coordinate transform as one linear map of the grid's columns: (x, y) plus the warp,
+        # then rotation and scale. As a row-vector product: xy' = [xy | waves] @ [rot; warp @ rot].
+        warp_amp = torch.tanh(code @ self.warp_code)[0]  # [4]
+        warp = torch.zeros(4, 2, device=code.device, dtype=code.dtype)
+        warp[0:2, 0] = warp_amp[0:2]  # the y waves displace x
+        warp[2:4, 1] = warp_amp[2:4]  # the x waves displace y
+        angle = (code @ self.rot_code)[0]  # [1]
+        cos_a, sin_a = torch.cos(angle), torch.sin(angle)
+        rot = torch.cat([cos_a, sin_a, -sin_a, cos_a]).reshape(2, 2) * torch.exp(code @ self.scale_code)[0]
+        coord_map = torch.cat([rot, warp @ rot], dim=0)  # [6, 2]
+
+        b_in = (self.b_in + code @ self.w_code_in)[0]  # [H]
+        gain = 1.0 + torch.einsum("c,lch->lh", code[0], self.film_gain)  # [L, H]
+        w_mid = self.w_mid * gain[:, None, :]  # [L, H, H]: FiLM gain folded into the weights
+        b_mid = self.b_mid + torch.einsum("c,lch->lh", code[0], self.film_bias)  # [L, H]
+        phase = (self.palette_phase + code @ self.palette_code)[0]  # [3]
+
+        for start in range(0, grid.shape[0], self.chunk_pixels):
+            pix = grid[start : start + self.chunk_pixels]
+            out[:, start : start + pix.shape[0]] = self._pixels(pix, coord_map, b_in, w_mid, b_mid, phase).T
 
     def _pixels(
         self,
@@ -190,9 +198,9 @@ class ProceduralGenerator(ZSpaceGenerator):
             h = torch.addmm(b_mid[layer], h, w_mid[layer]).tanh_()
         fields = torch.addmm(self.b_out, h, self.w_out)  # [P, 2]: palette coordinate, shade
 
-        # Colour: cosine palette of t, slightly desaturated, times a shade in [0.6, 1].
-        rgb = torch.cos((_TAU * 0.5) * fields[:, 0:1] + _TAU * phase).mul_(0.5).add_(0.5)  # [P, 3] in [0, 1]
+        # Colour: cosine palette of t, slightly desaturated, times a shade in [0.6, 1], then to [-1, 1].
+        rgb = 0.5 + 0.5 * torch.cos(math.pi * fields[:, 0:1] + _TAU * phase)  # [P, 3] in [0, 1]
         lum = rgb.mean(dim=1, keepdim=True)
         rgb = lum + 0.85 * (rgb - lum)
-        shade = torch.tanh(fields[:, 1:2]).mul_(0.4).add_(1.6)  # 2 * (0.8 + 0.2 tanh(s))
-        return rgb.mul_(shade).sub_(1.0)
+        shade = 0.8 + 0.2 * torch.tanh(fields[:, 1:2])
+        return (2.0 * shade) * rgb - 1.0
