@@ -52,6 +52,9 @@ MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 PROTOCOL_VERSION = 1001
 PERSISTENCE_VERSION = 6
 _RESAMPLE_KERNEL = (1, 3, 3, 1)
+# NVIDIA's layers store ``bias_act.activation_funcs[act].def_gain``: for lrelu one shared numpy float64
+# object (so the pickle memo writes it once and refers back to it), for linear the int 1.
+_LRELU_DEF_GAIN = np.sqrt(2)
 
 # Globals a faithful StyleGAN2 snapshot written by this module may name (outer pickle and storage blobs).
 # ``numpy.core`` may also be spelled ``numpy._core``.  Protocol 2/3 add ``builtins.set`` (``__builtin__``
@@ -280,6 +283,11 @@ class _StorageRecordMarker:
         self.pid = pid
 
 
+_PLAIN_TYPES = frozenset(
+    {str, int, float, bool, type(None), bytes, tuple, list, dict, set, collections.OrderedDict}
+)
+
+
 class _Writer(pickle._Pickler):  # type: ignore[name-defined,misc]
     """CPython's pure-Python pickler with foreign globals and NVIDIA-style reductions."""
 
@@ -327,6 +335,8 @@ class _Writer(pickle._Pickler):  # type: ignore[name-defined,misc]
         self.memoize(obj)
 
     def reducer_override(self, obj: Any) -> Any:  # noqa: C901 - a flat type switch
+        if type(obj) in _PLAIN_TYPES:
+            return NotImplemented
         if isinstance(obj, Global):
             return obj.name  # "save as global" -> save_global above
         if isinstance(obj, type) and obj in _CLASS_GLOBALS:
@@ -396,6 +406,13 @@ def _dumps(obj: Any, protocol: int, *, numpy_core: str = "numpy.core", key_start
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _dumps_plain(obj: Any) -> bytes:
+    """Protocol-2 pickle as torch writes it (``pickle.dump``); our writer only for inert stand-ins."""
+    if isinstance(obj, (Call, Global, Raw)):
+        return _dumps(obj, 2)
+    return pickle.dumps(obj, protocol=2)
+
+
 def storage_blob(
     values: np.ndarray,
     *,
@@ -427,11 +444,11 @@ def storage_blob(
         ("storage", glob("torch", storage_type), key, location, n if numel is None else numel, None)
     )
     parts = [
-        _dumps(magic, 2),
-        _dumps(protocol_version, 2),
-        _dumps(sys_info, 2),
+        _dumps_plain(magic),
+        _dumps_plain(protocol_version),
+        _dumps_plain(sys_info),
         _dumps(record, 2),
-        _dumps([key] if keys is None else keys, 2),
+        _dumps_plain([key] if keys is None else keys),
         struct.pack("<q", n if count is None else count),
         flat.tobytes(),
     ]
@@ -610,7 +627,7 @@ class _Builder:
         st["conv_clamp"] = conv_clamp
         m.buffers["resample_filter"] = Tensor(self.resample_filter(), parameter=False)
         st["padding"] = 3 // 2
-        st["act_gain"] = np.sqrt(2)  # numpy float64, bias_act's def_gain for lrelu
+        st["act_gain"] = _LRELU_DEF_GAIN
         m.modules["affine"] = self.fc(
             w_dim, in_channels, bias_init=1, args_kwargs=((w_dim, in_channels), {"bias_init": 1})
         )
@@ -690,7 +707,7 @@ class _Builder:
         m.buffers["resample_filter"] = Tensor(self.resample_filter(), parameter=False)
         st["padding"] = kernel_size // 2
         st["weight_gain"] = 1 / np.sqrt(in_channels * (kernel_size**2))
-        st["act_gain"] = np.sqrt(2) if activation == "lrelu" else 1
+        st["act_gain"] = _LRELU_DEF_GAIN if activation == "lrelu" else 1
         m.parameters["weight"] = Tensor(
             self.randn(out_channels, in_channels, kernel_size, kernel_size),
             parameter=True,
@@ -1015,6 +1032,9 @@ def _build_discriminator(G: PersistentObject, rng: np.random.RandomState) -> Per
     st["img_channels"] = img_channels
     st["block_resolutions"] = block_resolutions
     common = {"img_channels": img_channels, "architecture": "resnet", "conv_clamp": None}
+    # What the repositories' train.py put into D_kwargs (fp32 run: num_fp16_res 0, conv_clamp None).
+    block_kwargs = EasyDict(freeze_layers=0) if family == "stylegan3" else EasyDict()
+    epilogue_kwargs = EasyDict(mbstd_group_size=4)
     layer_idx = 0
     for r in block_resolutions:
         tmp = channels[r]
@@ -1081,7 +1101,13 @@ def _build_discriminator(G: PersistentObject, rng: np.random.RandomState) -> Per
         b.finish(
             blk,
             (in_channels, tmp, out),
-            {"resolution": r, "first_layer_idx": blk.state["first_layer_idx"], "use_fp16": False, **common},
+            {
+                "resolution": r,
+                "first_layer_idx": blk.state["first_layer_idx"],
+                "use_fp16": False,
+                **block_kwargs,
+                **common,
+            },
         )
         d.modules[f"b{r}"] = blk
     cmap_dim = channels[4] if c_dim > 0 else 0
@@ -1116,14 +1142,16 @@ def _build_discriminator(G: PersistentObject, rng: np.random.RandomState) -> Per
     ep.modules["out"] = b.fc(
         c4, 1 if cmap_dim == 0 else cmap_dim, args_kwargs=((c4, 1 if cmap_dim == 0 else cmap_dim), {})
     )
-    b.finish(ep, (c4,), {"cmap_dim": cmap_dim, "resolution": 4, **common})
+    b.finish(ep, (c4,), {"cmap_dim": cmap_dim, "resolution": 4, **epilogue_kwargs, **common})
     d.modules["b4"] = ep
     kwargs: dict[str, Any] = {
+        "block_kwargs": block_kwargs,
+        "mapping_kwargs": EasyDict(),
+        "epilogue_kwargs": epilogue_kwargs,
         "channel_base": channel_base,
         "channel_max": channel_max,
-        "block_kwargs": EasyDict(freeze_layers=0) if family == "stylegan3" else EasyDict(),
-        "mapping_kwargs": EasyDict(),
-        "epilogue_kwargs": EasyDict(mbstd_group_size=4) if family == "stylegan3" else EasyDict(),
+        "num_fp16_res": 0,
+        "conv_clamp": None,
         "c_dim": c_dim,
         "img_resolution": res,
         "img_channels": img_channels,
@@ -1330,7 +1358,7 @@ def hostile_pickles(sentinel: pathlib.Path, *, module_src: str | None = None) ->
     #    or augment_pipe) -- one variant per payload kind.
     for name, call in calls.items():
         g = fresh()
-        data = snapshot_dict(g, augment_pipe=False)
+        data = snapshot_dict(g, augment_pipe=False, G_same_as_G_ema=True)
         data["augment_pipe"] = call
         out[name] = _dumps(data, 4)
 
@@ -1340,19 +1368,19 @@ def hostile_pickles(sentinel: pathlib.Path, *, module_src: str | None = None) ->
     # 2. Deep inside a persistent object's state (a plain attribute of b8.conv1).
     g = fresh()
     g.get("synthesis.b8.conv1").state["conv_clamp"] = system
-    out["deep_in_layer_state"] = _dumps(snapshot_dict(g, augment_pipe=False), 4)
+    out["deep_in_layer_state"] = _dumps(snapshot_dict(g, augment_pipe=False, G_same_as_G_ema=True), 4)
 
     # 3. Inside a nested EasyDict of _init_kwargs.
     g = fresh()
     g.state["_init_kwargs"]["mapping_kwargs"]["num_layers"] = Call(
         glob("builtins", "exec"), (f"open({str(sentinel)!r}, 'w').close()",)
     )
-    out["in_init_kwargs_easydict"] = _dumps(snapshot_dict(g, augment_pipe=False), 4)
+    out["in_init_kwargs_easydict"] = _dumps(snapshot_dict(g, augment_pipe=False, G_same_as_G_ema=True), 4)
 
     # 4. In place of a Parameter (G_ema's mapping w_avg buffer replaced by a call).
     g = fresh()
     g.get("mapping").buffers["w_avg"] = system
-    out["in_buffers"] = _dumps(snapshot_dict(g, augment_pipe=False), 4)
+    out["in_buffers"] = _dumps(snapshot_dict(g, augment_pipe=False, G_same_as_G_ema=True), 4)
 
     # 5. Inside storage blobs (legacy torch.save streams run by torch.storage._load_from_bytes).
     vals = np.zeros(16, dtype=np.float32)
@@ -1365,17 +1393,17 @@ def hostile_pickles(sentinel: pathlib.Path, *, module_src: str | None = None) ->
     for name, blob in blob_variants.items():
         g = fresh()
         g.get("mapping").buffers["w_avg"] = Tensor(vals, parameter=False, blob=blob)
-        out[name] = _dumps(snapshot_dict(g, augment_pipe=False), 4)
+        out[name] = _dumps(snapshot_dict(g, augment_pipe=False, G_same_as_G_ema=True), 4)
 
     # 6. Executable module_src (NVIDIA's own loader exec()s this text).
     g = fresh()
     evil_src = placeholder_source("stylegan3") + "\nimport os\nos.system(" + repr(sh) + ")\n"
     g.get("synthesis.b4").module_src = evil_src
-    out["module_src_exec"] = _dumps(snapshot_dict(g, augment_pipe=False), 4)
+    out["module_src_exec"] = _dumps(snapshot_dict(g, augment_pipe=False, G_same_as_G_ema=True), 4)
 
     # 7. Payload as the very first value (``G``) at protocol 3, G_ema intact.
     g = fresh()
-    data = snapshot_dict(g, augment_pipe=False)
+    data = snapshot_dict(g, augment_pipe=False, G_same_as_G_ema=True)
     data["G"] = system
     out["G_is_payload_protocol3"] = _dumps(data, 3)
     return out
@@ -1621,7 +1649,7 @@ def broken_pickles(*, module_src: str | None = None) -> dict[str, bytes]:
     """Files a loader must refuse with a clear error (truncated, not a pickle, bad blobs, other formats)."""
     out: dict[str, bytes] = {}
     g, _ = build_stylegan2(seed=4, img_resolution=8, module_src=module_src)
-    good = dumps_network_pickle(g, augment_pipe=False)
+    good = dumps_network_pickle(g, augment_pipe=False, G_same_as_G_ema=True)
     out["truncated"] = good[: len(good) // 2]
     out["empty_file"] = b""
     out["not_a_pickle_png"] = (
@@ -1638,7 +1666,7 @@ def broken_pickles(*, module_src: str | None = None) -> dict[str, bytes]:
     def with_w_avg(tensor: Tensor) -> bytes:
         h, _ = build_stylegan2(seed=4, img_resolution=8, module_src=module_src)
         h.get("mapping").buffers["w_avg"] = tensor
-        return dumps_network_pickle(h, augment_pipe=False)
+        return dumps_network_pickle(h, augment_pipe=False, G_same_as_G_ema=True)
 
     out["storage_numel_1e12"] = with_w_avg(
         Tensor(w_avg.data, parameter=False, blob=storage_blob(w_avg.data, numel=10**12, count=10**12))
@@ -1656,23 +1684,26 @@ def broken_pickles(*, module_src: str | None = None) -> dict[str, bytes]:
 
     h, _ = build_stylegan2(seed=4, img_resolution=8, module_src=module_src)
     del h.modules["mapping"]
-    out["missing_mapping"] = dumps_network_pickle(h, augment_pipe=False)
+    out["missing_mapping"] = dumps_network_pickle(h, augment_pipe=False, G_same_as_G_ema=True)
 
     out["stylegan3_generator"] = _dumps(
-        snapshot_dict(_sg3_generator(), family="stylegan3", include_D=False, augment_pipe=False), 4
+        snapshot_dict(
+            _sg3_generator(), family="stylegan3", include_D=False, augment_pipe=False, G_same_as_G_ema=True
+        ),
+        4,
     )
     out["tensorflow_pickle"] = _dumps(tensorflow_pickle(), 4)
 
     h, _ = build_stylegan2(seed=4, img_resolution=8, module_src=module_src)
-    data = snapshot_dict(h, augment_pipe=False)
+    data = snapshot_dict(h, augment_pipe=False, G_same_as_G_ema=True)
     del data["G_ema"]
     out["no_G_ema"] = _dumps(data, 4)
     h, _ = build_stylegan2(seed=4, img_resolution=8, module_src=module_src)
-    out["top_level_list"] = _dumps([snapshot_dict(h, augment_pipe=False)], 4)
+    out["top_level_list"] = _dumps([snapshot_dict(h, augment_pipe=False, G_same_as_G_ema=True)], 4)
 
     h, _ = build_stylegan2(seed=4, img_resolution=8, module_src=module_src)
     h.meta_overrides["version"] = 5
-    out["persistence_version_5"] = dumps_network_pickle(h, augment_pipe=False)
+    out["persistence_version_5"] = dumps_network_pickle(h, augment_pipe=False, G_same_as_G_ema=True)
     return out
 
 
@@ -1710,11 +1741,15 @@ def pickle_globals(data: bytes) -> list[tuple[str, str]]:
 
 
 def iter_blobs(data: bytes) -> Iterator[bytes]:
-    """Every bytes argument of the pickle (the storage blobs among them), via pickletools."""
+    """The storage blobs (bytes arguments that start a protocol-2 pickle), in stream order, via pickletools.
+
+    Only finds them at protocol >= 3 (protocol 2 spells bytes as ``_codecs.encode`` of a str).
+    """
     import pickletools
 
     for op, arg, _pos in pickletools.genops(data):
-        if op.name in ("BINBYTES", "SHORT_BINBYTES", "BINBYTES8") and isinstance(arg, bytes):
+        is_bytes = op.name in ("BINBYTES", "SHORT_BINBYTES", "BINBYTES8")
+        if is_bytes and arg[:2] == b"\x80\x02" and len(arg) > 16:
             yield arg
 
 

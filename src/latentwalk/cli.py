@@ -16,7 +16,7 @@ from latentwalk.catalog import ModelRef, resolve, scan
 from latentwalk.config import Settings, settings_from_env
 from latentwalk.errors import InvalidRequest, LatentwalkError
 from latentwalk.latents import check_psi, class_label, parse_seeds, seeds_to_z
-from latentwalk.render.worker import InferenceWorker, ModelInfo, RenderRequest
+from latentwalk.render.worker import InferenceWorker, RenderRequest
 from latentwalk.types import NOISE_MODES
 from latentwalk.zoo import ZOO, fetch, is_fetched
 
@@ -197,7 +197,7 @@ def info(obj: Context, network: str, as_json: bool) -> None:
     with obj.worker() as worker:
         mi = worker.info(ref)
     if as_json:
-        click.echo(json.dumps(model_info_json(mi), indent=2, default=str))
+        click.echo(json.dumps(mi.as_dict(), indent=2, default=str))
         return
     d = mi.details
     rows: list[tuple[str, Any]] = [
@@ -234,23 +234,6 @@ def info(obj: Context, network: str, as_json: bool) -> None:
     rows.append(("sha256", d.get("sha256")))
     for key, value in rows:
         click.echo(f"{key:16s} {value}")
-
-
-def model_info_json(mi: ModelInfo) -> dict[str, Any]:
-    return {
-        "name": mi.name,
-        "family": mi.family,
-        "resolution": mi.resolution,
-        "img_channels": mi.img_channels,
-        "z_dim": mi.z_dim,
-        "c_dim": mi.c_dim,
-        "w_dim": mi.w_dim,
-        "num_ws": mi.num_ws,
-        "has_w": mi.has_w,
-        "num_params": mi.num_params,
-        "truncation": "w space (toward w_avg)" if mi.has_w else "z space (scales z toward 0)",
-        **{k: v for k, v in mi.details.items() if k not in ("path",)},
-    }
 
 
 @main.command("fetch")

@@ -67,6 +67,23 @@ class ModelInfo:
     def has_w(self) -> bool:
         return self.w_dim is not None
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready description (the file's path left out: it is the user's business)."""
+        return {
+            "name": self.name,
+            "family": self.family,
+            "resolution": self.resolution,
+            "img_channels": self.img_channels,
+            "z_dim": self.z_dim,
+            "c_dim": self.c_dim,
+            "w_dim": self.w_dim,
+            "num_ws": self.num_ws,
+            "has_w": self.has_w,
+            "num_params": self.num_params,
+            "truncation": "w space (toward w_avg)" if self.has_w else "z space (scales z toward 0)",
+            **{k: v for k, v in self.details.items() if k != "path"},
+        }
+
 
 @dataclass
 class _Job:

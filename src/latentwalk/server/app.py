@@ -99,11 +99,9 @@ def create_app(settings: Settings, worker: InferenceWorker, model: ModelRef) -> 
 
     @app.get("/api/model")
     async def current_model(request: Request) -> dict[str, object]:
-        from latentwalk.cli import model_info_json
-
         st: AppState = request.app.state.lw
         info = await st.worker.info_async(st.model)
-        body = model_info_json(info)
+        body = info.as_dict()
         body.pop("training_set", None)
         return body
 
