@@ -12,6 +12,23 @@ for bytes under protocol 2) are exactly what ``pickle.dump`` writes.  Only the g
 the names NVIDIA's files refer to (``torch_utils...``, ``dnnlib...``) are not importable here, so the
 writer uses inert stand-in objects (:class:`Global`) and emits their names directly.
 
+What the builders reproduce (checked once, at development time, against NVIDIA's stylegan3 and
+stylegan2-ada-pytorch code: NVIDIA's ``legacy.load_network_pkl`` loads these files, its ``G_ema``
+state dict equals ours key-for-key and bit-for-bit, every module's ``__dict__`` -- plain attributes,
+``_init_args``/``_init_kwargs``, container order -- equals that of a generator NVIDIA constructs from the
+recorded init arguments, and NVIDIA's own ``pickle.dumps`` of such a generator gives the same opcode stream
+as ours once memo indices and storage keys are normalised):
+
+* per-class attributes of each repository (stylegan2-ada-pytorch stores fewer: no ``in_features`` /
+  ``in_channels`` / ``out_channels`` / ``w_dim`` on layers, no ``num_fp16_res`` on the synthesis network,
+  no ``fused_modconv_default`` on blocks);
+* ``_init_args`` is NOT always empty: sub-modules built with positional arguments record them (e.g. a
+  ``SynthesisLayer`` has ``(in_channels, out_channels)``, an affine ``FullyConnectedLayer`` ``(w_dim, in)``);
+* the resnet skip ``Conv2dLayer`` has ``bias=False``: ``bias`` is then a plain ``None`` attribute in the
+  state, not a ``_parameters`` entry;
+* the lrelu ``act_gain`` is one shared numpy float64 object (memoised once per file);
+* storage blobs say ``type_sizes['long'] == 4`` (torch uses ``struct.Struct('=l').size``, always 4).
+
 Nothing in this module imports torch, latentwalk or NVIDIA code.
 """
 
@@ -44,8 +61,15 @@ __all__ = [
     "broken_pickles",
     "build_stylegan2",
     "dumps_network_pickle",
+    "glob",
     "hostile_pickles",
+    "iter_blobs",
+    "pickle_globals",
+    "placeholder_source",
+    "snapshot_dict",
+    "split_blob",
     "storage_blob",
+    "tensorflow_pickle",
 ]
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
@@ -1344,7 +1368,9 @@ def hostile_pickles(sentinel: pathlib.Path, *, module_src: str | None = None) ->
     Each is an otherwise plausible stylegan3-layout snapshot with a real ``G_ema`` tree; the payload sits
     in a different place each time (top-level value, deep inside a persistent object's state, in
     ``_init_kwargs``, inside a storage blob, in ``module_src``...).  ``HOSTILE_REQUIRES`` names the entries
-    whose payload needs torch or NVIDIA's ``dnnlib`` importable to fire.
+    whose payload needs torch or NVIDIA's ``dnnlib`` importable to fire; all others fire under a plain
+    ``pickle.Unpickler`` that merely stubs NVIDIA's own names.  Every entry also fired (created the
+    sentinel) under NVIDIA's real ``legacy.load_network_pkl``.  ``module_src`` as in :func:`build_stylegan2`.
     """
     sentinel = pathlib.Path(sentinel)
     calls = _hostile_calls(sentinel)
@@ -1646,7 +1672,17 @@ def tensorflow_pickle(seed: int = 0) -> tuple[_TFNetwork, _TFNetwork, _TFNetwork
 
 
 def broken_pickles(*, module_src: str | None = None) -> dict[str, bytes]:
-    """Files a loader must refuse with a clear error (truncated, not a pickle, bad blobs, other formats)."""
+    """Files a loader must refuse with a clear error.
+
+    Keys: ``truncated`` (cut in the middle), ``empty_file``, ``not_a_pickle_png``, ``storage_numel_1e12``
+    (blob record and count claim 10**12 float32 elements, data is short), ``storage_count_1e12`` (only
+    the 8-byte count lies), ``tensor_size_exceeds_storage`` (``mapping.w_avg`` claims 4x its storage; torch
+    itself silently grows the storage here), ``storage_bad_magic``, ``storage_truncated_data``,
+    ``missing_mapping`` (G_ema without ``mapping``), ``stylegan3_generator`` (a ``networks_stylegan3``-shaped
+    G_ema: ``layer_names``, ``input`` = ``SynthesisInput``), ``tensorflow_pickle`` (a (G, D, Gs) tuple of
+    ``dnnlib.tflib.network.Network`` objects; NVIDIA's converter accepts it), ``no_G_ema``,
+    ``top_level_list``, ``persistence_version_5``.  ``module_src`` as in :func:`build_stylegan2`.
+    """
     out: dict[str, bytes] = {}
     g, _ = build_stylegan2(seed=4, img_resolution=8, module_src=module_src)
     good = dumps_network_pickle(g, augment_pipe=False, G_same_as_G_ema=True)

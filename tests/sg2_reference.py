@@ -158,7 +158,9 @@ def _synthesis_layer(
     return y
 
 
-def _torgb(state: dict[str, np.ndarray], prefix: str, x: np.ndarray, w: np.ndarray, conv_clamp: float | None):
+def _torgb(
+    state: dict[str, np.ndarray], prefix: str, x: np.ndarray, w: np.ndarray, conv_clamp: float | None
+) -> np.ndarray:
     weight = _a(state, prefix + ".weight")  # [3, I, 1, 1]
     styles = _styles(state, prefix, w) / math.sqrt(weight.shape[1])
     wmod = weight[None] * styles[:, None, :, None, None]  # no demodulation

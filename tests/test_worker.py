@@ -106,3 +106,28 @@ def test_async_render_and_stop(tmp_path: Path) -> None:
     w.stop()
     with pytest.raises(WorkerStopped):
         w.submit(_req(PROC, [1], 512))
+
+
+def test_w_space_render_and_mapping(worker: InferenceWorker) -> None:
+    """Rendering the mapped ws equals rendering z; malformed ws and ws for z-only models are refused."""
+    from latentwalk.backends import load_model_bytes
+    from nvpickle_writer import build_stylegan2, dumps_network_pickle
+
+    tree, _ = build_stylegan2(seed=4)
+    ref = ModelRef(name="sg2", zoo="sg2-test")
+    info = worker.register(ref, load_model_bytes(dumps_network_pickle(tree), "sg2.pkl"))
+    assert info.has_w and "w" in info.capabilities and info.num_ws == 6
+    z = seeds_to_z([1, 2], info.z_dim)
+    ws = worker.map(ref, z, psi=0.6)
+    assert ws.shape == (2, info.num_ws, info.w_dim) and ws.dtype == np.float32
+    from_z = worker.render(RenderRequest(ref, z, psi=0.6))
+    from_ws = worker.render(RenderRequest(ref, ws=ws))
+    np.testing.assert_array_equal(from_z, from_ws)
+    with pytest.raises(InvalidRequest, match="needs"):
+        worker.render(RenderRequest(ref, ws=ws[:, :3]))
+    with pytest.raises(InvalidRequest, match="no w space"):
+        worker.render(RenderRequest(PROC, ws=np.zeros((1, 2, 512))))
+    with pytest.raises(InvalidRequest, match="cannot be translated"):
+        worker.render(RenderRequest(ref, z, transform=(0.1, 0.0, 0.0)))
+    with pytest.raises(InvalidRequest, match="either"):
+        worker.submit(RenderRequest(ref))

@@ -268,6 +268,7 @@ class StyleGAN2Generator(torch.nn.Module):
     """The StyleGAN2 generator: `mapping` (z, c -> ws) then `synthesis` (ws -> image)."""
 
     family = "stylegan2"
+    capabilities = ("w", "noise")
 
     def __init__(self, cfg: StyleGAN2Config) -> None:
         super().__init__()

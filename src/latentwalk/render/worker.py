@@ -35,17 +35,38 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RenderRequest:
-    """Render the images for latents `z` (and labels `c`) with one model and one set of knobs."""
+    """Render images with one model and one set of knobs, from latents `z` (and labels `c`), or
+    directly from intermediate latents `ws` for models with a w space."""
 
     model: ModelRef
-    z: np.ndarray  # [N, z_dim]
+    z: np.ndarray | None = None  # [N, z_dim]
     c: np.ndarray | None = None  # [N, c_dim]; None for unconditional models
     psi: float = 1.0
     cutoff: int | None = None
     noise_mode: NoiseMode = "const"
+    ws: np.ndarray | None = None  # [N, num_ws, w_dim]; when given, z, c, psi and cutoff are unused
+    transform: tuple[float, float, float] | None = None  # (translate x, translate y, rotate degrees)
+
+    @property
+    def latents(self) -> np.ndarray:
+        latents = self.ws if self.ws is not None else self.z
+        assert latents is not None
+        return latents
+
+    @property
+    def rows(self) -> int:
+        return int(self.latents.shape[0])
 
     def batch_key(self) -> tuple[Any, ...]:
-        return (self.model, self.psi, self.cutoff, self.noise_mode, self.c is None)
+        return (
+            self.model,
+            self.psi,
+            self.cutoff,
+            self.noise_mode,
+            self.c is None,
+            self.ws is None,
+            self.transform,
+        )
 
 
 @dataclass(frozen=True)
@@ -62,6 +83,7 @@ class ModelInfo:
     num_ws: int | None
     num_params: int
     details: dict[str, Any] = field(default_factory=dict)
+    capabilities: frozenset[str] = frozenset()  # e.g. {"w", "noise", "transform"}
 
     @property
     def has_w(self) -> bool:
@@ -80,6 +102,7 @@ class ModelInfo:
             "num_ws": self.num_ws,
             "has_w": self.has_w,
             "num_params": self.num_params,
+            "capabilities": sorted(self.capabilities),
             "truncation": "w space (toward w_avg)" if self.has_w else "z space (scales z toward 0)",
             **{k: v for k, v in self.details.items() if k != "path"},
         }
@@ -87,7 +110,7 @@ class ModelInfo:
 
 @dataclass
 class _Job:
-    kind: str  # "render" | "info" | "register" | "unload"
+    kind: str  # "render" | "map" | "info" | "register" | "unload"
     future: concurrent.futures.Future[Any]
     request: RenderRequest | None = None
     model: ModelRef | None = None
@@ -192,8 +215,14 @@ class InferenceWorker:
         """Queue a render; the future yields uint8 images [N, H, W, C]."""
         if request.noise_mode not in NOISE_MODES:
             raise InvalidRequest(f"noise mode {request.noise_mode!r} is not one of {', '.join(NOISE_MODES)}")
-        if request.z.ndim != 2 or not np.isfinite(request.z).all():
+        if (request.z is None) == (request.ws is None):
+            raise InvalidRequest("give either latents z or intermediate latents ws")
+        if request.z is not None and (request.z.ndim != 2 or not np.isfinite(request.z).all()):
             raise InvalidRequest("latents must be a finite [N, z_dim] array")
+        if request.ws is not None and (request.ws.ndim != 3 or not np.isfinite(request.ws).all()):
+            raise InvalidRequest("intermediate latents must be a finite [N, num_ws, w_dim] array")
+        if request.transform is not None and not all(np.isfinite(v) for v in request.transform):
+            raise InvalidRequest("translation and rotation must be finite numbers")
         return self._submit(_Job("render", concurrent.futures.Future(), request=request))
 
     def render(self, request: RenderRequest) -> np.ndarray:
@@ -202,6 +231,30 @@ class InferenceWorker:
 
     async def render_async(self, request: RenderRequest) -> np.ndarray:
         return await asyncio.wrap_future(self.submit(request))
+
+    def map(
+        self,
+        model: ModelRef,
+        z: np.ndarray,
+        c: np.ndarray | None = None,
+        psi: float = 1.0,
+        cutoff: int | None = None,
+    ) -> np.ndarray:  # [N, num_ws, w_dim] float32
+        """Run the mapping network of a w-space model (with truncation). Blocking."""
+        return self.submit_map(model, z, c, psi, cutoff).result()
+
+    def submit_map(
+        self,
+        model: ModelRef,
+        z: np.ndarray,
+        c: np.ndarray | None = None,
+        psi: float = 1.0,
+        cutoff: int | None = None,
+    ) -> concurrent.futures.Future[np.ndarray]:
+        if z.ndim != 2 or not np.isfinite(z).all():
+            raise InvalidRequest("latents must be a finite [N, z_dim] array")
+        req = RenderRequest(model, z=z, c=c, psi=psi, cutoff=cutoff)
+        return self._submit(_Job("map", concurrent.futures.Future(), request=req))
 
     def info(self, model: ModelRef) -> ModelInfo:
         """Load the model (if needed) and describe it. Blocking."""
@@ -260,7 +313,7 @@ class InferenceWorker:
             batch: list[_Job] = []
             rows = 0
             for job in group:
-                n = job.request.z.shape[0] if job.request is not None else 0
+                n = job.request.rows if job.request is not None else 0
                 if batch and rows + n > self.max_batch:
                     self._run_group(batch)
                     batch, rows = [], 0
@@ -285,6 +338,8 @@ class InferenceWorker:
             elif kind == "info":
                 assert jobs[0].model is not None
                 result = self._get(jobs[0].model)[1]
+            elif kind == "map":
+                result = self._map(jobs[0].request)
             else:
                 self._render_batch(jobs)
                 return
@@ -299,42 +354,82 @@ class InferenceWorker:
             for job in jobs:
                 job.future.set_exception(err)
 
+    def _check(self, r: RenderRequest, info: ModelInfo) -> None:
+        if r.z is not None and r.z.shape[1] != info.z_dim:
+            raise InvalidRequest(f"latents have {r.z.shape[1]} values, {info.name} needs z_dim {info.z_dim}")
+        if r.ws is not None:
+            if not info.has_w:
+                raise InvalidRequest(f"{info.name} has no w space: send latents z instead of ws")
+            if r.ws.shape[1:] != (info.num_ws, info.w_dim):
+                raise InvalidRequest(
+                    f"intermediate latents have shape {tuple(r.ws.shape[1:])}, {info.name} needs "
+                    f"({info.num_ws}, {info.w_dim})"
+                )
+        elif info.c_dim and (r.c is None or r.c.shape != (r.rows, info.c_dim)):
+            raise InvalidRequest(f"{info.name} is conditional: a label of {info.c_dim} values is needed")
+        if r.cutoff is not None and not (info.num_ws and 0 <= r.cutoff <= info.num_ws):
+            raise InvalidRequest(f"truncation cutoff {r.cutoff} is outside 0..{info.num_ws or 0}")
+        if r.transform is not None and any(r.transform) and "transform" not in info.capabilities:
+            raise InvalidRequest(f"{info.name} cannot be translated or rotated (StyleGAN3 models can)")
+
+    def _tensor(self, arrays: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.concatenate(arrays).astype(np.float32)).to(self.device)
+
+    def _labels(self, reqs: list[RenderRequest], info: ModelInfo, rows: int) -> torch.Tensor:
+        if info.c_dim:
+            return self._tensor([r.c for r in reqs if r.c is not None])
+        return torch.zeros([rows, 0], device=self.device)
+
+    def _map(self, r: RenderRequest | None) -> np.ndarray:
+        assert r is not None and r.z is not None
+        loaded, info = self._get(r.model)
+        if not info.has_w:
+            raise InvalidRequest(f"{info.name} has no mapping network (no w space)")
+        self._check(r, info)
+        z = self._tensor([r.z])
+        ws = loaded.generator.mapping(z, self._labels([r], info, r.rows), psi=r.psi, cutoff=r.cutoff)
+        return ws.cpu().numpy()
+
     def _render_batch(self, jobs: list[_Job]) -> None:
         reqs = [j.request for j in jobs if j.request is not None]
         first = reqs[0]
         loaded, info = self._get(first.model)
         g = loaded.generator
         for r in reqs:
-            if r.z.shape[1] != info.z_dim:
-                raise InvalidRequest(
-                    f"latents have {r.z.shape[1]} values, {info.name} needs z_dim {info.z_dim}"
-                )
-            if info.c_dim and (r.c is None or r.c.shape != (r.z.shape[0], info.c_dim)):
-                raise InvalidRequest(f"{info.name} is conditional: a label of {info.c_dim} values is needed")
-            if r.cutoff is not None and not (info.num_ws and 0 <= r.cutoff <= info.num_ws):
-                raise InvalidRequest(f"truncation cutoff {r.cutoff} is outside 0..{info.num_ws or 0}")
-        z = torch.from_numpy(np.concatenate([r.z for r in reqs]).astype(np.float32)).to(self.device)
-        if info.c_dim:
-            c = torch.from_numpy(np.concatenate([r.c for r in reqs]).astype(np.float32)).to(self.device)
+            self._check(r, info)
+        extra: dict[str, Any] = {}
+        if first.transform is not None and "transform" in info.capabilities:
+            extra["transform"] = first.transform
+        if first.ws is not None:
+            ws = self._tensor([r.ws for r in reqs if r.ws is not None])
+
+            def run(rows: slice) -> torch.Tensor:
+                return g.synthesis(ws[rows], noise_mode=first.noise_mode, **extra)
+
+            n = ws.shape[0]
         else:
-            c = torch.zeros([z.shape[0], 0], device=self.device)
-        knobs = {"psi": first.psi, "cutoff": first.cutoff, "noise_mode": first.noise_mode}
+            z = self._tensor([r.z for r in reqs if r.z is not None])
+            c = self._labels(reqs, info, z.shape[0])
+            knobs = {"psi": first.psi, "cutoff": first.cutoff, "noise_mode": first.noise_mode, **extra}
+
+            def run(rows: slice) -> torch.Tensor:
+                return g.render(z[rows], c[rows], **knobs)
+
+            n = z.shape[0]
         if self.device.type == "cpu":
             # oneDNN picks its convolution and GEMM algorithms by batch size, which changes the
             # last bits of the result and so, now and then, a pixel. On the CPU a batch gains
             # little anyway: run its rows one by one, so an image never depends on its company.
-            img = torch.cat([g.render(z[i : i + 1], c[i : i + 1], **knobs) for i in range(z.shape[0])])
+            img = torch.cat([run(slice(i, i + 1)) for i in range(n)])
         else:
-            img = g.render(z, c, **knobs)
+            img = run(slice(0, n))
         pixels = to_uint8(img)
         self.batches_run += 1
         self.images_rendered += len(pixels)
         start = 0
-        for job in jobs:
-            assert job.request is not None
-            n = job.request.z.shape[0]
-            job.future.set_result(pixels[start : start + n])
-            start += n
+        for r, job in zip(reqs, jobs, strict=True):
+            job.future.set_result(pixels[start : start + r.rows])
+            start += r.rows
 
     def _get(self, ref: ModelRef) -> tuple[LoadedModel, ModelInfo]:
         if ref in self._pinned:
@@ -369,4 +464,5 @@ def describe(name: str, loaded: LoadedModel) -> ModelInfo:
         num_ws=int(g.num_ws) if w_space else None,
         num_params=sum(p.numel() for p in g.parameters()),
         details=dict(loaded.info),
+        capabilities=frozenset(getattr(g, "capabilities", ("w",) if w_space else ())),
     )
