@@ -1,0 +1,1 @@
+"""Animations: the schema, the timeline (frame -> latent), frame rendering, and the library on disk."""
