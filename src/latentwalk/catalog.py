@@ -89,16 +89,18 @@ def _name_of(path: Path, root: Path) -> tuple[str, Snapshot]:
     return path.stem, Snapshot(label=path.name, kimg=None, path=path)
 
 
-def resolve(spec: str, models_dirs: tuple[Path, ...] | list[Path]) -> ModelRef:
+def resolve(spec: str, models_dirs: tuple[Path, ...] | list[Path], allow_paths: bool = True) -> ModelRef:
     """Turn what a user typed into a model: an existing file wins, then a built-in name, then a
     model from the folders (`name` takes its latest snapshot, `name@000240` a given one).
+    With `allow_paths=False` (names from the web) only names listed by `scan` are accepted.
 
     Raises:
         ModelNotFound: nothing matches; the message lists what exists.
     """
-    path = Path(spec).expanduser()
-    if path.is_file():
-        return ModelRef(name=path.stem, path=path)
+    if allow_paths:
+        path = Path(spec).expanduser()
+        if path.is_file():
+            return ModelRef(name=path.stem, path=path)
     if spec in ZOO:
         return ModelRef(name=spec, zoo=spec)
     name, _, wanted = spec.partition("@")

@@ -9,7 +9,11 @@ LatentwalkError
 │   └── ZooDownloadError      a built-in model's weights could not be fetched or verified
 ├── InvalidRequest            bad user input: seeds, truncation, class, latents, sizes
 ├── RenderError               the generator failed while rendering
-└── WorkerStopped             the inference worker is shut down
+├── WorkerStopped             the inference worker is shut down
+├── NameTaken                 a saved animation or bookmark already has that name (HTTP 409)
+├── NameNotFound              no saved animation or bookmark has that name (HTTP 404)
+└── StorageError              the library could not be written or read: disk full, permissions
+    └── CorruptAnimation      one saved animation is damaged: bad JSON, newer schema, bad latents
 """
 
 from __future__ import annotations
@@ -53,3 +57,19 @@ class RenderError(LatentwalkError):
 
 class WorkerStopped(LatentwalkError):
     """The inference worker has been shut down and takes no more requests."""
+
+
+class NameTaken(LatentwalkError):
+    """A saved animation or bookmark already has that name; nothing was overwritten."""
+
+
+class NameNotFound(LatentwalkError):
+    """No saved animation or bookmark has that name."""
+
+
+class StorageError(LatentwalkError):
+    """The library could not write or read its files (disk full, permissions); nothing was lost."""
+
+
+class CorruptAnimation(StorageError):
+    """A saved animation's files are damaged or from a newer version; the other animations are fine."""

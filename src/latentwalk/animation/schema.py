@@ -45,7 +45,7 @@ def check_name(name: str) -> str:
     if stripped in (".", "..") or stripped.startswith(".") or not _NAME.match(stripped):
         raise InvalidRequest(
             f"the name {stripped!r} cannot be used: no slashes, backslashes, control characters, "
-            "leading dots or any of < > : \" | ? *"
+            'leading dots or any of < > : " | ? *'
         )
     return stripped
 

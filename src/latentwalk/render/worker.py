@@ -301,8 +301,8 @@ class InferenceWorker:
     def _process(self, jobs: list[_Job]) -> None:
         groups: dict[tuple[Any, ...], list[_Job]] = {}
         for job in jobs:
-            if job.future.cancelled():
-                continue
+            if not job.future.set_running_or_notify_cancel():
+                continue  # cancelled by its caller while queued (a superseded render)
             if job.kind != "render":
                 self._run_group([job])
                 continue

@@ -1,0 +1,57 @@
+"""What the routes share (passed in by the app factory, never global) and the one error shape."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from latentwalk.catalog import ModelRef
+from latentwalk.config import Settings
+from latentwalk.errors import (
+    CorruptAnimation,
+    InvalidRequest,
+    LatentwalkError,
+    ModelLoadError,
+    ModelNotFound,
+    NameNotFound,
+    NameTaken,
+    WorkerStopped,
+)
+from latentwalk.render.worker import InferenceWorker
+from latentwalk.server.frame_cache import FrameCache
+
+
+@dataclass
+class AppState:
+    """The app's collaborators and its one piece of mutable state: the current model."""
+
+    settings: Settings
+    worker: InferenceWorker
+    model: ModelRef
+    frame_cache: FrameCache = field(default_factory=FrameCache)
+    stream_batch: int = 8  # frames per worker request when streaming an animation
+    store: Any = None  # AnimationStore
+    bookmarks: Any = None  # BookmarkStore
+    model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def error_status(exc: LatentwalkError) -> int:
+    """HTTP status of each error class: 400 bad input or damaged file, 404 unknown name, 409 clash,
+    422 model failed to load, 503 stopped, 500 anything else (a bug or a full disk)."""
+    if isinstance(exc, ModelNotFound | NameNotFound):
+        return 404
+    if isinstance(exc, NameTaken):
+        return 409
+    if isinstance(exc, WorkerStopped):
+        return 503
+    if isinstance(exc, ModelLoadError):
+        return 422
+    if isinstance(exc, InvalidRequest | CorruptAnimation):
+        return 400
+    return 500
+
+
+def error_body(kind: str, message: str) -> dict[str, dict[str, str]]:
+    """The one error shape of the API: {"error": {"type": ..., "message": ...}}."""
+    return {"error": {"type": kind, "message": message}}
