@@ -248,6 +248,27 @@ def fetch_cmd(obj: Context, names: tuple[str, ...]) -> None:
         click.echo(f"{name:16s} {'no weights needed' if path is None else path}")
 
 
+@main.command("import-marrow")
+@click.argument("folders", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--network", help="Model the animations are for (name or path). Default: the settings' model.")
+@click.pass_obj
+def import_marrow_cmd(obj: Context, folders: tuple[Path, ...], network: str | None) -> None:
+    """Import animations saved by the Marrow GAN Explorer (folders with source.npy and dest.npy)."""
+    from latentwalk.animation.marrow import import_marrow_folder
+    from latentwalk.animation.schema import ModelIdentity
+    from latentwalk.animation.store import AnimationStore
+
+    ref = resolve(network or obj.settings.model, obj.settings.models_dirs)
+    with obj.worker() as worker:
+        mi = worker.info(ref)
+    model = ModelIdentity(name=ref.name, snapshot=ref.snapshot, sha256=mi.details.get("sha256"))
+    store = AnimationStore(obj.settings.data_dir / "animations")
+    for folder in folders:
+        for name in import_marrow_folder(folder, mi.z_dim, model, store):
+            click.echo(f"imported {name!r} from {folder} (model {mi.name}, z_dim {mi.z_dim})")
+    click.echo(f"library: {store.root}")
+
+
 @main.command()
 @click.option("--dummy", is_flag=True, help="Use the procedural generator: no download at all.")
 @click.option("--model", "model_name", help="Model to start with (name or path). Default: dcgan-faces.")

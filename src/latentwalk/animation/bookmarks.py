@@ -15,8 +15,9 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from latentwalk.animation.files import file_lock, read_nofollow, storage_error, write_atomic
 from latentwalk.animation.schema import NAME_MAX, ModelIdentity, check_latents
-from latentwalk.animation.store import read_nofollow, file_lock, library_name, storage_error, write_atomic
+from latentwalk.animation.store import library_name
 from latentwalk.errors import InvalidRequest, NameNotFound, NameTaken, StorageError
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,9 @@ class BookmarkStore:
         if arr.ndim == 2 and arr.shape[0] == 1:
             arr = arr[0]
         if arr.ndim != 1 or arr.size < 1 or arr.dtype.kind not in "fiu":
-            raise InvalidRequest(f"a bookmark holds one z vector [z_dim]; got {arr.dtype} of shape {arr.shape}")
+            raise InvalidRequest(
+                f"a bookmark holds one z vector [z_dim]; got {arr.dtype} of shape {arr.shape}"
+            )
         vector = check_latents(arr[None], 1, arr.size)[0]
         bookmark = Bookmark(name=name, model=model, z_dim=vector.size, z=[float(v) for v in vector])
         with file_lock(self._lock_file, self._thread_lock):

@@ -41,8 +41,6 @@ import json
 import logging
 import os
 import re
-import shutil
-import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -54,6 +52,15 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import ValidationError
 
+from latentwalk.animation.files import (
+    file_lock,
+    fsync_dir,
+    read_nofollow,
+    remove_path,
+    remove_quietly,
+    storage_error,
+    write_synced,
+)
 from latentwalk.animation.schema import (
     NAME_MAX,
     SCHEMA_VERSION,
@@ -63,9 +70,6 @@ from latentwalk.animation.schema import (
     check_name,
 )
 from latentwalk.errors import CorruptAnimation, InvalidRequest, NameNotFound, NameTaken, StorageError
-
-if sys.platform != "win32":
-    import fcntl
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +82,6 @@ _FOLDER_BYTES = 150  # a name longer than this in UTF-8 gets a hashed folder (fi
 _HASHED = re.compile(r"~[0-9a-f]{16}$")
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)}
 _TRANSIENT = (".new~", ".old~", ".del~")
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 # ---------------------------------------------------------------------------- names and folders
@@ -126,104 +129,6 @@ def _name_of(folder: str, stored: str) -> str | None:
 
 def _numbered(base: str, suffix: str) -> str:
     return base[: NAME_MAX - len(suffix)].rstrip() + suffix
-
-
-# ---------------------------------------------------------------------------- files
-
-
-def storage_error(what: str, exc: OSError) -> StorageError:
-    """A StorageError that says what failed, why, and what to do."""
-    where = f" ({exc.filename})" if exc.filename else ""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        hint = "the disk is full: free some space and try again"
-    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        hint = "no permission to write there: check the folder's permissions or choose another --data-dir"
-    else:
-        hint = exc.strerror or str(exc)
-    return StorageError(f"{what}: {hint}{where}; nothing was changed")
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Create a new file and flush it to the disk (fsync) before anything renames it into place."""
-    with open(path, "xb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def read_nofollow(path: Path, limit: int) -> bytes:
-    """Read a file without following a symbolic link (OSError ELOOP on one); at most `limit` bytes."""
-    fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise OSError(errno.EFBIG, f"larger than {limit >> 20} MiB", str(path))
-    return data
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # not every system syncs directories (Windows); the data files are synced already
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` by `data` in one step: a temporary file beside it, fsynced, then os.replace."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    try:
-        _write_bytes(tmp, data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-@contextlib.contextmanager
-def file_lock(lock_file: Path, thread_lock: threading.Lock) -> Iterator[None]:
-    """Hold `thread_lock` and an exclusive OS lock on `lock_file` (other threads, stores, processes).
-
-    flock locks belong to an open file, so two stores in one process exclude each other too.
-    Windows has no flock: there only the thread lock applies.
-
-    Raises:
-        StorageError: the lock file cannot be created.
-    """
-    with thread_lock:
-        try:
-            lock_file.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
-        except OSError as exc:
-            raise storage_error(f"cannot use the folder {lock_file.parent}", exc) from None
-        try:
-            if sys.platform != "win32":
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # releases the flock
-
-
-def _remove(path: Path) -> None:
-    if path.is_symlink() or not path.is_dir():
-        path.unlink()
-    else:
-        shutil.rmtree(path)
-
-
-def _remove_quietly(path: Path) -> None:
-    try:
-        if os.path.lexists(path):
-            _remove(path)
-    except OSError as exc:
-        log.warning("could not remove %s (%s); it is cleaned up on the next write", path, exc.strerror)
 
 
 def _aware(t: datetime) -> datetime:
@@ -419,20 +324,20 @@ class AnimationStore:
             tmp = self._build(final.name, anim, data, thumbnail, what)
             away = self.root / f".old~{final.name}"
             try:
-                _remove_quietly(away)
+                remove_quietly(away)
                 os.rename(final, away)
             except OSError as exc:
-                _remove_quietly(tmp)
+                remove_quietly(tmp)
                 raise storage_error(what, exc) from None
             try:
                 os.rename(tmp, final)
             except OSError as exc:
                 with contextlib.suppress(OSError):  # else the next lock restores it (no .new~ left)
                     os.rename(away, final)
-                _remove_quietly(tmp)
+                remove_quietly(tmp)
                 raise storage_error(what, exc) from None
-            _remove_quietly(away)
-            _fsync_dir(self.root)
+            remove_quietly(away)
+            fsync_dir(self.root)
         return name
 
     def rename(self, old: str, new: str) -> str:
@@ -513,7 +418,7 @@ class AnimationStore:
             except OSError as exc:
                 log.error("could not restore %s from %s: %s", final, keep, exc.strerror)
         for entry in leftovers:
-            _remove_quietly(self.root / entry)
+            remove_quietly(self.root / entry)
 
     def _folder(self, name: str) -> Path:
         path = self.root / folder_name(name)
@@ -626,15 +531,15 @@ class AnimationStore:
         tmp = self.root / f".new~{folder}"
         try:
             if os.path.lexists(tmp):
-                _remove(tmp)
+                remove_path(tmp)
             tmp.mkdir()
-            _write_bytes(tmp / "latents.npy", data)
+            write_synced(tmp / "latents.npy", data)
             if thumbnail is not None:
-                _write_bytes(tmp / "thumb.jpg", thumbnail)
-            _write_bytes(tmp / "animation.json", anim.model_dump_json(indent=2).encode("utf-8"))
-            _fsync_dir(tmp)
+                write_synced(tmp / "thumb.jpg", thumbnail)
+            write_synced(tmp / "animation.json", anim.model_dump_json(indent=2).encode("utf-8"))
+            fsync_dir(tmp)
         except OSError as exc:
-            _remove_quietly(tmp)
+            remove_quietly(tmp)
             raise storage_error(what, exc) from None
         return tmp
 
@@ -644,22 +549,22 @@ class AnimationStore:
         try:
             os.rename(tmp, self.root / folder)
         except OSError as exc:
-            _remove_quietly(tmp)
+            remove_quietly(tmp)
             raise storage_error(what, exc) from None
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     def _remove_folder(self, folder: Path, quiet: bool) -> None:
         away = self.root / f".del~{folder.name}"
         try:
-            _remove_quietly(away)
+            remove_quietly(away)
             os.rename(folder, away)
         except OSError as exc:
             if not quiet:
                 raise storage_error(f"could not delete {folder.name!r}", exc) from None
             log.warning("could not remove the old folder %s (%s)", folder, exc.strerror)
             return
-        _remove_quietly(away)
-        _fsync_dir(self.root)
+        remove_quietly(away)
+        fsync_dir(self.root)
 
 
 def _checked_latents(latents: np.ndarray, animation: Animation) -> np.ndarray:
