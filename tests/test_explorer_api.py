@@ -42,8 +42,11 @@ def _settings(steps: int = 6, **kw: Any) -> dict[str, Any]:
     return {"keyframes": [{"seed": 1}, {"seed": 2}], "steps": [steps], **kw}
 
 
-def _render(ws: Any, rid: int, settings: dict[str, Any], fmt: str = "png") -> dict[str, Any]:
-    latents = seeds_to_z([1, 2], 512).astype(np.float32).tolist()
+def _render(
+    ws: Any, rid: int, settings: dict[str, Any], fmt: str = "png", latents: list[list[float]] | None = None
+) -> dict[str, Any]:
+    if latents is None:
+        latents = seeds_to_z([1, 2], 512).astype(np.float32).tolist()
     ws.send_text(
         json.dumps({"type": "render", "id": rid, "settings": settings, "latents": latents, "format": fmt})
     )

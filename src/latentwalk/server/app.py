@@ -10,11 +10,13 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from latentwalk import __version__
+from latentwalk.animation.bookmarks import BookmarkStore
+from latentwalk.animation.store import AnimationStore
 from latentwalk.catalog import ModelRef
 from latentwalk.config import Settings
 from latentwalk.errors import LatentwalkError
 from latentwalk.render.worker import InferenceWorker
-from latentwalk.server import routes
+from latentwalk.server import library, routes
 from latentwalk.server.state import AppState, error_body, error_status
 from latentwalk.server.ws import Session
 
@@ -25,12 +27,20 @@ def create_app(
     settings: Settings,
     worker: InferenceWorker,
     model: ModelRef,
-    store: object | None = None,
-    bookmarks: object | None = None,
+    store: AnimationStore | None = None,
+    bookmarks: BookmarkStore | None = None,
 ) -> FastAPI:
-    """Build the app around an already started worker and the model to show first."""
+    """Build the app around an already started worker and the model to show first.
+
+    The library and bookmarks default to `settings.data_dir` (animations/, bookmarks.json)."""
     app = FastAPI(title="latentwalk", version=__version__, docs_url="/docs")
-    app.state.lw = AppState(settings=settings, worker=worker, model=model, store=store, bookmarks=bookmarks)
+    app.state.lw = AppState(
+        settings=settings,
+        worker=worker,
+        model=model,
+        store=store or AnimationStore(settings.data_dir / "animations"),
+        bookmarks=bookmarks or BookmarkStore(settings.data_dir / "bookmarks.json"),
+    )
 
     @app.exception_handler(LatentwalkError)
     async def _latentwalk_error(_: Request, exc: LatentwalkError) -> JSONResponse:
@@ -44,6 +54,7 @@ def create_app(
         return JSONResponse(error_body("InvalidRequest", message), status_code=400)
 
     app.include_router(routes.router)
+    app.include_router(library.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.get("/", include_in_schema=False)

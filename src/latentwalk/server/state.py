@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
 
+from latentwalk.animation.bookmarks import BookmarkStore
+from latentwalk.animation.store import AnimationStore
 from latentwalk.catalog import ModelRef
 from latentwalk.config import Settings
 from latentwalk.errors import (
@@ -29,10 +30,10 @@ class AppState:
     settings: Settings
     worker: InferenceWorker
     model: ModelRef
+    store: AnimationStore
+    bookmarks: BookmarkStore
     frame_cache: FrameCache = field(default_factory=FrameCache)
     stream_batch: int = 8  # frames per worker request when streaming an animation
-    store: Any = None  # AnimationStore
-    bookmarks: Any = None  # BookmarkStore
     model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
