@@ -9,6 +9,8 @@ LatentwalkError
 │   └── ZooDownloadError      a built-in model's weights could not be fetched or verified
 ├── InvalidRequest            bad user input: seeds, truncation, class, latents, sizes
 ├── RenderError               the generator failed while rendering
+├── ExportError               an export could not be written (disk full, permissions, encoder)
+├── ExportCancelled           an export was cancelled (its partial output removed)
 ├── WorkerStopped             the inference worker is shut down
 ├── NameTaken                 a saved animation or bookmark already has that name (HTTP 409)
 ├── NameNotFound              no saved animation or bookmark has that name (HTTP 404)
@@ -73,3 +75,11 @@ class StorageError(LatentwalkError):
 
 class CorruptAnimation(StorageError):
     """A saved animation's files are damaged or from a newer version; the other animations are fine."""
+
+
+class ExportError(LatentwalkError):
+    """An export could not be written (disk full, permissions, encoder); nothing half-written stays."""
+
+
+class ExportCancelled(LatentwalkError):
+    """The export was cancelled; its partial output was removed."""

@@ -124,11 +124,22 @@ def filtered(plan_: FramePlan, pixels: np.ndarray) -> np.ndarray:
 def render_frames(
     worker: InferenceWorker, plan_: FramePlan, start: int = 0, end: int | None = None, size: int = 8
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Frames `start..end-1` in order as (index, [H, W, C] uint8), view filter applied (blocking)."""
+    """Frames `start..end-1` in order as (index, [H, W, C] uint8), view filter applied (blocking).
+
+    The next run of frames is queued on the worker before this run is handed out, so generation
+    goes on while the caller encodes or writes."""
     end = plan_.total if end is None else end
-    for idx in batches(start, end, first=size, size=size):
-        pixels = filtered(plan_, worker.render(plan_.request(idx)))
-        yield from zip(idx.tolist(), pixels, strict=True)
+    runs = list(batches(start, end, first=size, size=size))
+    pending = worker.submit(plan_.request(runs[0])) if runs else None
+    try:
+        for n, idx in enumerate(runs):
+            assert pending is not None
+            pixels = pending.result()
+            pending = worker.submit(plan_.request(runs[n + 1])) if n + 1 < len(runs) else None
+            yield from zip(idx.tolist(), filtered(plan_, pixels), strict=True)
+    finally:
+        if pending is not None:
+            pending.cancel()
 
 
 async def render_frames_async(
