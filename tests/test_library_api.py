@@ -123,3 +123,26 @@ def test_marrow_import(client: TestClient) -> None:
     assert r.status_code == 400 and "needs z_dim 512" in r.json()["error"]["message"]
     r = client.post("/api/import/marrow", json={**body, "source": np.ones((1, 100)).tolist()})
     assert r.status_code == 400 and "source has 100 values" in r.json()["error"]["message"]
+
+
+def test_export_job_from_the_page(client: TestClient) -> None:
+    import io
+    import time
+    import zipfile
+
+    body = {k: v for k, v in _body("x").items() if k != "name"}
+    job = client.post("/api/exports", json={**body, "name": "dawn", "format": "png"}).json()
+    for _ in range(200):
+        status = client.get(f"/api/exports/{job['id']}").json()
+        if status["state"] != "running":
+            break
+        time.sleep(0.05)
+    assert status["state"] == "done" and status["done"] == status["total"] == 5
+    data = client.get(status["download"]).content
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert sorted(zf.namelist()) == [f"dawn/frame_{i:05d}.png" for i in range(1, 6)]
+    r = client.post("/api/exports", json={**body, "format": "avi"})
+    assert r.status_code == 400
+    r = client.post("/api/exports", json={**body, "size": 9000})
+    assert r.status_code == 400 and "size" in r.json()["error"]["message"]
+    assert client.get("/api/exports/nope").status_code == 404

@@ -16,7 +16,7 @@ from latentwalk.catalog import ModelRef
 from latentwalk.config import Settings
 from latentwalk.errors import LatentwalkError
 from latentwalk.render.worker import InferenceWorker
-from latentwalk.server import library, routes
+from latentwalk.server import exports, library, routes
 from latentwalk.server.state import AppState, error_body, error_status
 from latentwalk.server.ws import Session
 
@@ -55,6 +55,7 @@ def create_app(
 
     app.include_router(routes.router)
     app.include_router(library.router)
+    app.include_router(exports.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.get("/", include_in_schema=False)

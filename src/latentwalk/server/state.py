@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from latentwalk.animation.bookmarks import BookmarkStore
 from latentwalk.animation.store import AnimationStore
@@ -35,6 +36,7 @@ class AppState:
     frame_cache: FrameCache = field(default_factory=FrameCache)
     stream_batch: int = 8  # frames per worker request when streaming an animation
     model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    exports: dict[str, Any] = field(default_factory=dict)  # export jobs by id (server/exports.py)
 
 
 def error_status(exc: LatentwalkError) -> int:

@@ -1,0 +1,137 @@
+"""Export jobs from the explorer: start, follow, cancel, download (the same code as `latentwalk render`)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from latentwalk.animation.frames import plan_async
+from latentwalk.animation.schema import AnimationSettings, check_latents, check_name
+from latentwalk.errors import ExportCancelled, LatentwalkError, NameNotFound
+from latentwalk.export import MAX_SIZE, ExportOptions, export_frames
+from latentwalk.server.state import AppState
+
+router = APIRouter()
+MAX_JOBS = 32
+
+
+class ExportBody(BaseModel):
+    name: str = Field("latentwalk", max_length=80)
+    settings: AnimationSettings
+    latents: list[list[float]]
+    format: Literal["mp4", "mov", "png", "gif", "webp"] = "mp4"
+    fps: float | None = Field(None, gt=0, le=240)
+    size: int | None = Field(None, ge=8, le=MAX_SIZE)
+    upscale: Literal["nearest", "bicubic", "lanczos"] = "lanczos"
+
+
+@dataclass
+class ExportJob:
+    id: str
+    name: str
+    fmt: str
+    total: int
+    done: int = 0
+    state: str = "running"  # running | done | cancelled | error
+    error: str | None = None
+    path: Path | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "format": self.fmt,
+            "state": self.state,
+            "done": self.done,
+            "total": self.total,
+            "error": self.error,
+            "download": f"/api/exports/{self.id}/file" if self.state == "done" else None,
+        }
+
+
+def _jobs(st: AppState) -> dict[str, ExportJob]:
+    return st.exports
+
+
+@router.post("/api/exports")
+async def start_export(request: Request, body: ExportBody) -> dict[str, Any]:
+    """Start exporting an animation; follow it with GET /api/exports/{id}, then download it."""
+    st: AppState = request.app.state.lw
+    name = check_name(body.name)
+    info = await st.worker.info_async(st.model)
+    keys = check_latents(np.asarray(body.latents, dtype=np.float64), len(body.settings.keyframes), info.z_dim)
+    plan = await plan_async(st.worker, st.model, body.settings, keys)
+    options = ExportOptions(
+        fmt=body.format, fps=body.fps or body.settings.fps, size=body.size, upscale=body.upscale
+    )
+    options.check(plan.info.resolution)
+    jobs = _jobs(st)
+    for old in [j for j in jobs.values() if j.state != "running"][: max(0, len(jobs) - MAX_JOBS + 1)]:
+        jobs.pop(old.id)
+        if old.path is not None:
+            shutil.rmtree(old.path.parent, ignore_errors=True)
+    job = ExportJob(id=uuid.uuid4().hex[:12], name=name, fmt=body.format, total=plan.total)
+    jobs[job.id] = job
+    folder = st.settings.data_dir / "exports" / job.id
+
+    def run() -> None:
+        def progress(done: int, _total: int) -> None:
+            job.done = done
+
+        try:
+            out = export_frames(st.worker, plan, folder / name, options, progress=progress, cancel=job.cancel)
+            if out.is_dir():  # a PNG sequence downloads as one zip
+                archive = out.with_name(out.name + ".zip")
+                with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+                    for png in sorted(out.iterdir()):
+                        zf.write(png, f"{name}/{png.name}")
+                out = archive
+            job.path, job.state = out, "done"
+        except ExportCancelled:
+            job.state = "cancelled"
+            shutil.rmtree(folder, ignore_errors=True)
+        except LatentwalkError as exc:
+            job.state, job.error = "error", str(exc)
+            shutil.rmtree(folder, ignore_errors=True)
+
+    asyncio.get_running_loop().run_in_executor(None, run)
+    return job.as_dict()
+
+
+def _job(request: Request, job_id: str) -> ExportJob:
+    job = _jobs(request.app.state.lw).get(job_id)
+    if job is None:
+        raise NameNotFound(f"no export job {job_id!r}")
+    return job
+
+
+@router.get("/api/exports/{job_id}")
+async def export_status(request: Request, job_id: str) -> dict[str, Any]:
+    return _job(request, job_id).as_dict()
+
+
+@router.delete("/api/exports/{job_id}")
+async def cancel_export(request: Request, job_id: str) -> dict[str, Any]:
+    job = _job(request, job_id)
+    job.cancel.set()
+    return job.as_dict()
+
+
+@router.get("/api/exports/{job_id}/file")
+async def export_file(request: Request, job_id: str) -> FileResponse:
+    job = _job(request, job_id)
+    if job.state != "done" or job.path is None or not job.path.exists():
+        raise NameNotFound(f"export {job_id} has no file ({job.state})")
+    return FileResponse(str(job.path), filename=job.path.name)
