@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,3 +67,74 @@ def write_tiny_dcgan(path: Path, seed: int = 0, z_dim: int = 8, resolution: int 
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"netG_state_dict": g.state_dict()}, path)
     return path
+
+
+# ------------------------------------------------------------------------------------------------
+# Browser fixtures (tests marked `browser`): one `latentwalk serve --dummy` process and one headless
+# Chromium for the whole session; a fresh page per test. Helpers live in browser_support.py.
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a real `latentwalk serve --dummy` process, stopped at teardown.
+
+    Its ./models folder holds a tiny random DCGAN (`tiny-dcgan`, 16x16, z_dim 8) to switch to, and
+    `broken.pkl`, a file that is no model, for the "failed to load" state.
+    """
+    from browser_support import running_server
+
+    workdir = tmp_path_factory.mktemp("server")
+    write_tiny_dcgan(workdir / "models" / "tiny-dcgan.pt")
+    (workdir / "models" / "broken.pkl").write_bytes(b"this is not a network pickle\n" * 40)
+    with running_server(workdir) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium, launched by Playwright's sync API."""
+    from browser_support import CHROMIUM_ARGS, browser_unavailable, find_chromium
+
+    executable = find_chromium()
+    if executable is None:
+        browser_unavailable("no Chromium found on PATH (looked for `chromium` and `chromium-browser`)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        browser_unavailable("Playwright is not installed (pip install -e '.[test]')")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def open_page(browser: Any, server_url: str) -> Iterator[Any]:
+    """open_page(viewport=None) -> a fresh page on the server; an uncaught JS error fails the test."""
+    from browser_support import UI_TIMEOUT_MS, VIEWPORT
+
+    contexts: list[Any] = []
+    js_errors: list[str] = []
+
+    def open_(viewport: dict[str, int] | None = None) -> Any:
+        context = browser.new_context(viewport=viewport or VIEWPORT, base_url=server_url)
+        contexts.append(context)
+        tab = context.new_page()
+        tab.set_default_timeout(UI_TIMEOUT_MS)
+        tab.on("pageerror", lambda exc: js_errors.append(str(exc)))
+        return tab
+
+    try:
+        yield open_
+        assert not js_errors, f"uncaught errors in the page: {js_errors}"
+    finally:
+        for context in contexts:
+            context.close()
+
+
+@pytest.fixture
+def page(open_page: Any) -> Any:
+    """A fresh 1280x800 page on the server."""
+    return open_page()
