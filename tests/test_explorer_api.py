@@ -156,3 +156,19 @@ def test_models_z_and_switching_by_name_only(client: TestClient) -> None:
 def test_frame_header_layout() -> None:
     assert FRAME_HEADER.size == 16
     assert struct.unpack("<4sIIHH", FRAME_HEADER.pack(b"LWF1", 1, 2, 3, 4)) == (b"LWF1", 1, 2, 3, 4)
+
+
+def test_cross_origin_websockets_are_refused(client: TestClient) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    with (
+        pytest.raises(WebSocketDisconnect) as info,
+        client.websocket_connect(
+            "/ws", headers={"origin": "http://evil.example", "host": "testserver"}
+        ) as ws,
+    ):
+        ws.receive_text()
+    assert info.value.code == 1008
+    with client.websocket_connect("/ws", headers={"origin": "http://testserver"}) as ws:
+        ws.send_text("{}")
+        assert json.loads(ws.receive_text())["type"] == "error"  # same origin: served

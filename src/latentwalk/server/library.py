@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any, Literal
+from urllib.parse import quote
 
 import numpy as np
 from fastapi import APIRouter, Request
@@ -11,7 +12,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from latentwalk.animation.bookmarks import BookmarkStore
-from latentwalk.animation.frames import plan_async
+from latentwalk.animation.frames import filtered, plan_async
 from latentwalk.animation.marrow import import_marrow
 from latentwalk.animation.schema import Animation, AnimationSettings, ModelIdentity, check_latents
 from latentwalk.animation.store import AnimationStore, library_name
@@ -76,6 +77,7 @@ async def _prepare(
     plan = await plan_async(st.worker, st.model, settings, keys)
     mid = np.array([plan.total // 2])
     pixels = await st.worker.render_async(plan.request(mid))
+    pixels = await asyncio.to_thread(filtered, plan, pixels)  # the thumbnail shows what the user saw
     thumb = await asyncio.to_thread(encode, pixels[0], "jpeg", 85)
     return anim, keys, thumb
 
@@ -90,7 +92,7 @@ async def list_animations(request: Request) -> dict[str, Any]:
 
 def _entry_json(entry: Any) -> dict[str, Any]:
     body = entry.as_dict()
-    body["thumb"] = f"/api/animations/{entry.name}/thumb.jpg" if entry.has_thumb else None
+    body["thumb"] = f"/api/animations/{quote(entry.name, safe='')}/thumb.jpg" if entry.has_thumb else None
     return body
 
 

@@ -15,6 +15,7 @@ import logging
 import struct
 import time
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import numpy as np
 from fastapi import WebSocket, WebSocketDisconnect
@@ -89,6 +90,10 @@ class Session:
             await self.ws.send_bytes(data)
 
     async def run(self) -> None:
+        if not same_origin(self.ws.headers.get("origin"), self.ws.headers.get("host")):
+            # A page from another site must not drive the local engine or read its frames.
+            await self.ws.close(code=1008, reason="cross-origin connections are refused")
+            return
         await self.ws.accept()
         try:
             while True:
@@ -233,6 +238,13 @@ class Session:
         finally:
             if pending is not None:
                 pending.cancel()
+
+
+def same_origin(origin: str | None, host: str | None) -> bool:
+    """True when a browser's Origin names the server itself (no Origin: not a browser page)."""
+    if origin is None:
+        return True
+    return host is not None and urlsplit(origin).netloc.lower() == host.lower()
 
 
 def _peek_id(text: str) -> int | None:
