@@ -1,5 +1,7 @@
-"""Images per second through the engine: the default model, the procedural model, and a random
-StyleGAN2 config-f at 256x256 (channel_base 32768, channel_max 512), at batch 1 and 8.
+"""Images per second through the engine: the default model, the procedural model, a random
+StyleGAN2 config-f at 256x256 (channel_base 32768, channel_max 512), and random StyleGAN3 configs T
+(channel_base 32768, channel_max 512) and R (65536, 1024, as stylegan3's train.py doubles them) at
+256x256 with designed filters, at batch 1 and 8.
 
 Run: .venv/bin/python benchmarks/bench_generate.py [--device cpu|cuda] [--repeats 3]
 Prints a table; never fails on time. Needs only PyTorch and numpy besides latentwalk
@@ -21,6 +23,7 @@ from latentwalk.backends import LoadedModel
 from latentwalk.catalog import ModelRef
 from latentwalk.latents import seeds_to_z
 from latentwalk.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator
+from latentwalk.models.stylegan3_design import design_stylegan3, random_stylegan3
 from latentwalk.render.worker import InferenceWorker, RenderRequest
 
 
@@ -67,15 +70,21 @@ def main() -> None:
     # The random StyleGAN2 is registered with the worker directly: no pickle on disk needed.
     sg2_ref = ModelRef(name="random-stylegan2-f-256", zoo="random-stylegan2-f-256")
     worker.register(sg2_ref, LoadedModel(random_stylegan2(256), {"family": "stylegan2"}))
+    refs = {sg2_ref.name: sg2_ref}
+    for config, base, cmax in (("t", 32768, 512), ("r", 65536, 1024)):
+        cfg = design_stylegan3(config=config.upper(), img_resolution=256, channel_base=base, channel_max=cmax)
+        ref = ModelRef(name=f"random-stylegan3-{config}-256", zoo=f"random-stylegan3-{config}-256")
+        worker.register(ref, LoadedModel(random_stylegan3(cfg), {"family": "stylegan3"}))
+        refs[ref.name] = ref
 
     print(
         f"device: {worker.device} ({platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads), torch {torch.__version__}"
     )
     print(f"{'model':28s} {'batch':>5s} {'img/s':>8s} {'s/img p50':>10s} {'s/img min':>10s}")
-    cases = [("dcgan-faces", 100), ("procedural", 512), ("random-stylegan2-f-256", 512)]
+    cases = [("dcgan-faces", 100), ("procedural", 512), *((name, 512) for name in refs)]
     for name, z_dim in cases:
-        ref = sg2_ref if name.startswith("random") else ModelRef(name=name, zoo=name)
+        ref = refs.get(name) or ModelRef(name=name, zoo=name)
         for batch in (1, 8):
             reps = (
                 args.repeats if not (name.startswith("random") and batch == 8) else max(1, args.repeats // 2)

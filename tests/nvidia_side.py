@@ -1,4 +1,4 @@
-"""NVIDIA side of the StyleGAN2 parity test (see test_nvidia_parity.py).
+"""NVIDIA side of the StyleGAN2/StyleGAN3 parity test (see test_nvidia_parity.py).
 
 Run this script in a subprocess with PYTHONPATH pointing at a checkout of NVIDIA's stylegan3 (or
 stylegan2-ada-pytorch) repository. It never imports latentwalk and nothing NVIDIA wrote is copied
@@ -7,19 +7,22 @@ into this repository: the script only drives NVIDIA's own classes and tools from
 Two sub-commands:
 
 ``build``
-    Constructs a small random StyleGAN2 Generator and Discriminator with NVIDIA's classes
-    (stylegan3's ``training.networks_stylegan2`` or stylegan2-ada-pytorch's ``training.networks``),
-    replaces every tensor that NVIDIA initialises to all-zeros or all-ones with random values
-    (so that a loader that drops a bias, a gain or ``w_avg`` cannot match by accident), scales the
-    ToRGB layers so that most pixels are not clipped, and writes a training snapshot pickle the way
-    NVIDIA's training loop does. The pickle embeds NVIDIA's source: it must stay in a temporary
-    directory and must never be committed.
+    Constructs a small random Generator and Discriminator with NVIDIA's classes (stylegan3's
+    ``training.networks_stylegan2``, stylegan2-ada-pytorch's ``training.networks``, or, for family
+    ``sg3``, stylegan3's ``training.networks_stylegan3`` generator with the StyleGAN2 discriminator as
+    stylegan3's train.py pairs them; this needs scipy for NVIDIA's filter design), replaces every
+    tensor that NVIDIA initialises to all-zeros or all-ones with random values (so that a loader
+    that drops a bias, a gain, ``w_avg`` or ``magnitude_ema`` cannot match by accident; for StyleGAN3
+    also the input affine's [1, 0, 0, 0] bias), scales the ToRGB layers so that most pixels are not
+    clipped, and writes a training snapshot pickle the way NVIDIA's training loop does. The pickle
+    embeds NVIDIA's source: it must stay in a temporary directory and must never be committed.
 
 ``render``
     Renders images from a pickle with stylegan3's ``gen_images.py`` (needs PYTHONPATH = the
     stylegan3 checkout; it renders stylegan2-ada-pytorch pickles too, since pickles carry their own
     source). ``gen_images.py`` has no truncation-cutoff option, so jobs with a cutoff call ``G_ema``
-    directly with exactly the inputs and quantisation ``gen_images.py`` uses.
+    directly with exactly the inputs and quantisation ``gen_images.py`` uses. Jobs may carry
+    ``translate`` ("x,y") and ``rotate`` (degrees), passed to ``gen_images.py`` as they are.
 
 Environment shims, applied in this process only (the checkout is never modified):
   * ``requests`` (imported by ``dnnlib.util`` for URL downloads) and ``pkg_resources`` (imported
@@ -104,6 +107,8 @@ def perturb_trivial_tensors(module: torch.nn.Module, gen: torch.Generator) -> li
                 mag = 0.1 + 0.4 * torch.rand(shape, generator=gen)
                 sign = torch.where(torch.rand(shape, generator=gen) < 0.5, -1.0, 1.0)
                 new = mag * sign
+            elif name == "magnitude_ema":  # a mean square: positive, and far enough from 1 to matter
+                new = torch.exp(0.6 * torch.randn(shape, generator=gen))
             elif name == "w_avg":
                 new = torch.randn(shape, generator=gen)
             elif base == 1.0:
@@ -115,6 +120,12 @@ def perturb_trivial_tensors(module: torch.nn.Module, gen: torch.Generator) -> li
             with torch.no_grad():
                 tensor.copy_(new.to(tensor.dtype))
             changed.append(f"{mod_name}.{name}" if mod_name else name)
+    # StyleGAN3's input affine starts at bias [1, 0, 0, 0] (identity rotation, no shift): perturb it too.
+    if hasattr(module, "synthesis") and hasattr(module.synthesis, "input"):
+        affine = module.synthesis.input.affine
+        with torch.no_grad():
+            affine.bias.add_(0.3 * torch.randn(affine.bias.shape, generator=gen) / float(affine.bias_gain))
+        changed.append("synthesis.input.affine.bias")
     return changed
 
 
@@ -130,8 +141,9 @@ def calibrate_torgb(G: torch.nn.Module, gen: torch.Generator, target_std: float 
         c[torch.arange(8), torch.arange(8) % G.c_dim] = 1
     img = G(z, c, noise_mode="const")
     scale = target_std / float(img.std())
+    last = G.synthesis.layer_names[-1] if hasattr(G.synthesis, "layer_names") else None  # StyleGAN3 ToRGB
     for mod_name, mod in G.named_modules():
-        if mod_name.endswith("torgb"):
+        if mod_name.endswith("torgb") or (last is not None and mod_name == f"synthesis.{last}"):
             mod.weight.mul_(scale)
             mod.bias.mul_(scale)
     return scale
@@ -142,6 +154,9 @@ def build(args: argparse.Namespace) -> None:
 
     if args.family == "stylegan3":
         from training import networks_stylegan2 as networks
+    elif args.family == "sg3":
+        from training import networks_stylegan2 as networks  # the discriminator train.py uses
+        from training import networks_stylegan3
     else:
         from training import networks as networks  # stylegan2-ada-pytorch
 
@@ -162,7 +177,8 @@ def build(args: argparse.Namespace) -> None:
         conv_clamp=syn.get("conv_clamp", None),
     )
 
-    G = networks.Generator(**g_kwargs, **common).train().requires_grad_(False)
+    generator_class = networks_stylegan3.Generator if args.family == "sg3" else networks.Generator
+    G = generator_class(**g_kwargs, **common).train().requires_grad_(False)
     D = networks.Discriminator(**d_kwargs, **common).train().requires_grad_(False)
     changed = perturb_trivial_tensors(G, gen)
     perturb_trivial_tensors(D, gen)
@@ -172,7 +188,7 @@ def build(args: argparse.Namespace) -> None:
     # The training copy G must differ from G_ema: images are made with G_ema.
     with torch.no_grad():
         for tensor in list(G.parameters()) + [b for b in G.buffers() if b.is_floating_point()]:
-            tensor.mul_(1 + 0.5 * torch.randn(tensor.shape, generator=gen))
+            tensor.mul_((1 + 0.5 * torch.randn(tensor.shape, generator=gen)).abs())
 
     training_set_kwargs = dict(
         class_name="training.dataset.ImageFolderDataset",
@@ -185,7 +201,7 @@ def build(args: argparse.Namespace) -> None:
     )
     # Snapshot exactly as the respective training/training_loop.py builds it.
     augment_pipe = None  # training.augment needs scipy; NVIDIA writes None when augmentation is off
-    if args.family == "stylegan3":
+    if args.family in ("stylegan3", "sg3"):
         snapshot_data = dict(
             G=G, D=D, G_ema=G_ema, augment_pipe=augment_pipe, training_set_kwargs=dict(training_set_kwargs)
         )
@@ -234,6 +250,7 @@ def _device() -> torch.device:
 def render_direct(pkl: str, job: dict) -> None:
     """gen_images.py's loop, with ``truncation_cutoff`` passed to G (gen_images.py lacks the option)."""
     import dnnlib
+    import gen_images
     import legacy
     import PIL.Image
 
@@ -246,6 +263,10 @@ def render_direct(pkl: str, job: dict) -> None:
         label[:, job["class"]] = 1
     for seed in job["seeds"]:
         z = torch.from_numpy(np.random.RandomState(seed).randn(1, G.z_dim)).to(device)
+        if hasattr(G.synthesis, "input"):  # as gen_images.py: the inverse transform, identity by default
+            tx, ty = (float(v) for v in str(job.get("translate") or "0,0").split(","))
+            m = np.linalg.inv(gen_images.make_transform((tx, ty), float(job.get("rotate") or 0)))
+            G.synthesis.input.transform.copy_(torch.from_numpy(m))
         img = G(
             z,
             label,
@@ -274,14 +295,18 @@ def render(args: argparse.Namespace) -> None:
         ]
         if job.get("class") is not None:
             argv.append(f"--class={job['class']}")
+        if job.get("translate") is not None:
+            argv.append(f"--translate={job['translate']}")
+        if job.get("rotate") is not None:
+            argv.append(f"--rotate={job['rotate']}")
         gen_images.generate_images.main(args=argv, standalone_mode=False)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    b = sub.add_parser("build", help="make a random NVIDIA StyleGAN2 training snapshot pickle")
-    b.add_argument("--family", choices=["stylegan3", "ada"], required=True)
+    b = sub.add_parser("build", help="make a random NVIDIA StyleGAN2/3 training snapshot pickle")
+    b.add_argument("--family", choices=["stylegan3", "ada", "sg3"], required=True)
     b.add_argument("--g-kwargs", required=True, help="JSON: Generator kwargs besides c_dim/resolution")
     b.add_argument("--c-dim", type=int, default=0)
     b.add_argument("--resolution", type=int, default=32)
@@ -292,7 +317,8 @@ def main() -> None:
     r.add_argument(
         "--jobs",
         required=True,
-        help='JSON list of {"seeds", "trunc", "noise_mode", "class", "cutoff", "outdir"}',
+        help='JSON list of {"seeds", "trunc", "noise_mode", "class", "cutoff", "translate", "rotate", '
+        '"outdir"}',
     )
     args = parser.parse_args()
     with torch.no_grad():

@@ -1,4 +1,4 @@
-"""Test-only writer of synthetic NVIDIA-format StyleGAN2 network pickles.
+"""Test-only writer of synthetic NVIDIA-format StyleGAN2 and StyleGAN3 network pickles.
 
 The files it produces follow NVIDIA's on-disk layout (see shared/FORMATS.md, section A) without any NVIDIA
 code: every network object is a call of ``torch_utils.persistence._reconstruct_persistent_obj`` with one
@@ -29,6 +29,12 @@ as ours once memo indices and storage keys are normalised):
 * the lrelu ``act_gain`` is one shared numpy float64 object (memoised once per file);
 * storage blobs say ``type_sizes['long'] == 4`` (torch uses ``struct.Struct('=l').size``, always 4).
 
+``build_stylegan3`` (``networks_stylegan3``, configs T and R) was checked the same way: with NVIDIA's
+source as ``module_src``, ``legacy.load_network_pkl`` loads its files, every module's ``__dict__`` (names,
+order, values and types of the attributes, ``_init_args``/``_init_kwargs``) equals that of a generator
+NVIDIA builds from the recorded init arguments, the state dict has the same keys in the same order, and
+NVIDIA's ``G_ema`` renders the same images as latentwalk (within 2e-7).
+
 Nothing in this module imports torch, latentwalk or NVIDIA code.
 """
 
@@ -38,6 +44,7 @@ import collections
 import copy
 import copyreg
 import io
+import math
 import pathlib
 import pickle
 import shlex
@@ -60,6 +67,7 @@ __all__ = [
     "Tensor",
     "broken_pickles",
     "build_stylegan2",
+    "build_stylegan3",
     "dumps_network_pickle",
     "glob",
     "hostile_pickles",
@@ -237,6 +245,7 @@ class PersistentObject:
         self.state = state
         self.meta_overrides: dict[str, Any] = {}
         self.family: str | None = None
+        self.discriminator_src: str | None = None
 
     # -- convenience accessors (writer side) --
     @property
@@ -1035,7 +1044,7 @@ def _build_discriminator(G: PersistentObject, rng: np.random.RandomState) -> Per
     torch_style = "1" if isinstance(G.state["_modules"], collections.OrderedDict) else "2"
     b = _Builder(
         family=family,
-        module_src=G.module_src,
+        module_src=getattr(G, "discriminator_src", None) or G.module_src,
         torch_style=torch_style,
         rng=rng,
         perturb=True,
@@ -1440,123 +1449,354 @@ def hostile_pickles(sentinel: pathlib.Path, *, module_src: str | None = None) ->
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _sg3_generator(module_src: str | None = None) -> PersistentObject:
-    """A tiny G_ema shaped like stylegan3's ``networks_stylegan3`` Generator (unsupported family)."""
+def _sg3_geometry(
+    *,
+    img_resolution: int,
+    img_channels: int,
+    channel_base: int,
+    channel_max: int,
+    num_layers: int,
+    num_critical: int,
+    margin_size: int,
+    num_fp16_res: int,
+    conv_kernel: int,
+    radial: bool,
+) -> list[dict[str, Any]]:
+    """Per-layer geometry in the way the StyleGAN3 paper describes it (appendix F), written for this writer.
+
+    Cutoff f_c and minimum stopband f_t grow geometrically from (2, 2**2.1) at layer 0 to
+    (res/2, res/2 * 2**0.3) at layer ``num_layers - num_critical``, then stay; the sampling rate is the
+    smallest power of two >= 2 f_t (at most res); half-width f_h = max(f_t, rate/2) - f_c; layers work on
+    rate + 2 * margin pixels, the last two on exactly res; channels = min(channel_base / 2 / f_c, max).
+    Entry i describes layer i (entry 0 also the input).  Upsampled rate = 2 * max(in, out) (ToRGB: 1x).
+    """
+    res = img_resolution
+    k = num_layers - num_critical
+    out: list[dict[str, Any]] = []
+    for i in range(num_layers + 1):
+        e = min(i / k, 1.0)
+        cutoff = 2.0 * (res / 2 / 2.0) ** e
+        stopband = 2**2.1 * (res / 2 * 2**0.3 / 2**2.1) ** e
+        rate = int(2 ** math.ceil(math.log2(min(2 * stopband, res))))
+        size = res if i >= num_layers - 1 else rate + 2 * margin_size
+        channels = (
+            img_channels if i == num_layers else int(round(min(channel_base / 2 / cutoff, channel_max)))
+        )
+        out.append(
+            {
+                "cutoff": np.float64(cutoff),
+                "half_width": np.float64(max(stopband, rate / 2) - cutoff),
+                "rate": rate,
+                "size": size,
+                "channels": channels,
+                "fp16": np.bool_(rate * 2**num_fp16_res > res),
+            }
+        )
+    for i, g in enumerate(out):
+        prev = out[max(i - 1, 0)]
+        torgb = i == num_layers
+        g["is_torgb"] = torgb
+        g["critical"] = i >= num_layers - num_critical
+        g["kernel"] = 1 if torgb else conv_kernel
+        g["tmp_rate"] = max(prev["rate"], g["rate"]) * (1 if torgb else 2)
+        g["up"] = g["tmp_rate"] // prev["rate"]
+        g["down"] = g["tmp_rate"] // g["rate"]
+        g["up_taps"] = 6 * g["up"] if g["up"] > 1 and not torgb else 1
+        g["down_taps"] = 6 * g["down"] if g["down"] > 1 and not torgb else 1
+        g["radial"] = radial and not g["critical"]
+        # Output pixel centres sit on the input pixel grid, scaled ("symmetric interpretation"): the
+        # upsampled image is padded so that (out - 1) * down + 1 samples remain after both filters.
+        total = (g["size"] - 1) * g["down"] + 1 - (prev["size"] + g["kernel"] - 1) * g["up"]
+        total += g["up_taps"] + g["down_taps"] - 2
+        lo = (total + g["up"]) // 2
+        g["padding"] = [int(lo), int(total - lo), int(lo), int(total - lo)]
+    return out
+
+
+def _lowpass(
+    taps: int, cutoff: float, rate: float, rng: np.random.RandomState, asymmetry: float
+) -> np.ndarray:
+    """A windowed-sinc low-pass with unit sum; ``asymmetry`` > 0 adds random taps (no mirror symmetry)."""
+    n = np.arange(taps) - (taps - 1) / 2
+    f = np.sinc(2 * cutoff / rate * n) * np.kaiser(taps, 6.0)
+    f = f / f.sum() + asymmetry * rng.standard_normal(taps) / taps
+    return (f / f.sum()).astype(np.float32)
+
+
+def build_stylegan3(
+    *,
+    config: str = "T",
+    z_dim: int = 8,
+    c_dim: int = 0,
+    w_dim: int = 16,
+    img_resolution: int = 16,
+    img_channels: int = 3,
+    channel_base: int = 128,
+    channel_max: int = 8,
+    num_layers: int = 4,
+    num_critical: int = 2,
+    margin_size: int = 10,
+    output_scale: float = 0.25,
+    num_fp16_res: int = 4,
+    conv_clamp: int | None = 256,
+    mapping_layers: int = 2,
+    lr_multiplier: float = 0.01,
+    magnitude_ema_beta: float = 0.999,
+    seed: int = 0,
+    perturb: bool = True,
+    asymmetric_filters: bool = True,
+    torch_style: str = "2",
+    module_src: str | None = None,
+) -> tuple[PersistentObject, dict[str, np.ndarray]]:
+    """A StyleGAN3 ``G_ema`` tree (stylegan3's ``networks_stylegan3``, configs T and R) and its state dict.
+
+    Attributes and tensors per FORMATS.md (section A, StyleGAN3): ``SynthesisInput`` with ``size`` as an
+    int64 array, numpy float64 rates/cutoffs, every ``SynthesisLayer`` with its factors, taps, padding and
+    stored filters (``up_filter`` None on the ToRGB layer; ``down_filter`` 2-D on config R's layers that are
+    not critically sampled).  ``_init_kwargs`` are what stylegan3's train.py passes.  ``perturb`` gives every
+    tensor NVIDIA initialises to a constant (biases, ``magnitude_ema``, ``w_avg``, the affine biases, the
+    input affine's zero weight) random values; ``asymmetric_filters`` makes the filters lose their mirror
+    symmetry, so that a flipped filter shows.
+    """
+    if config not in ("T", "R"):
+        raise ValueError("config must be 'T' or 'R'")
     src = module_src if module_src is not None else placeholder_source("stylegan3-sg3")
+    rng = np.random.RandomState(seed)
     b = _Builder(
-        family="stylegan3",
-        module_src=src,
-        torch_style="2",
-        rng=np.random.RandomState(5),
-        perturb=True,
-        value_scale=1.0,
+        family="stylegan3", module_src=src, torch_style=torch_style, rng=rng, perturb=perturb, value_scale=1
     )
-    w_dim, z_dim, res, ch = 16, 8, 16, 8
-    num_layers = 3
+    conv_kernel = 3 if config == "T" else 1
+    geo = _sg3_geometry(
+        img_resolution=img_resolution,
+        img_channels=img_channels,
+        channel_base=channel_base,
+        channel_max=channel_max,
+        num_layers=num_layers,
+        num_critical=num_critical,
+        margin_size=margin_size,
+        num_fp16_res=num_fp16_res,
+        conv_kernel=conv_kernel,
+        radial=config == "R",
+    )
+    asym = 0.3 if asymmetric_filters else 0.0
+
+    def fc(
+        fin: int,
+        fout: int,
+        *,
+        act: str,
+        lr: float,
+        bias_init: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ):
+        m = b.new("FullyConnectedLayer")
+        m.state["in_features"] = fin
+        m.state["out_features"] = fout
+        m.state["activation"] = act
+        weight_init = kwargs.get("weight_init", 1)
+        w = b.randn(fout, fin) * np.float32(weight_init / lr)
+        if perturb and weight_init == 0:
+            w = 0.3 * b.randn(fout, fin)
+        m.parameters["weight"] = Tensor(w, parameter=True)
+        bias = np.broadcast_to(np.asarray(bias_init, dtype=np.float32), [fout]) / np.float32(lr)
+        if perturb:
+            bias = bias + (0.3 * rng.standard_normal(fout) / lr).astype(np.float32)
+        m.parameters["bias"] = Tensor(bias, parameter=True)
+        m.state["weight_gain"] = lr / np.sqrt(fin)
+        m.state["bias_gain"] = lr
+        return b.finish(m, args, kwargs)
+
     g = b.new("Generator")
     st = g.state
-    st.update(z_dim=z_dim, c_dim=0, w_dim=w_dim, img_resolution=res, img_channels=3)
+    st.update(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels)
+
     syn = b.new("SynthesisNetwork")
     sst = syn.state
     sst.update(
         w_dim=w_dim,
         num_ws=num_layers + 2,
-        img_resolution=res,
-        img_channels=3,
+        img_resolution=img_resolution,
+        img_channels=img_channels,
         num_layers=num_layers,
-        num_critical=2,
-        margin_size=10,
-        output_scale=0.25,
-        num_fp16_res=4,
+        num_critical=num_critical,
+        margin_size=margin_size,
+        output_scale=output_scale,
+        num_fp16_res=num_fp16_res,
     )
+    g0 = geo[0]
     inp = b.new("SynthesisInput")
+    ch0 = g0["channels"]
     ist = inp.state
     ist.update(
         w_dim=w_dim,
-        channels=ch,
-        size=np.broadcast_to(np.asarray(36), [2]),
-        sampling_rate=np.float64(16.0),
-        bandwidth=np.float64(2.0),
+        channels=ch0,
+        size=np.broadcast_to(np.asarray(g0["size"], dtype=np.int64), [2]).copy(),
+        sampling_rate=np.float64(g0["rate"]),
+        bandwidth=g0["cutoff"],
     )
-    inp.parameters["weight"] = Tensor(b.randn(ch, ch), parameter=True)
-    inp.modules["affine"] = b.fc(
-        w_dim, 4, bias_init=0, args_kwargs=((w_dim, 4), {"weight_init": 0, "bias_init": [1, 0, 0, 0]})
+    freqs = rng.standard_normal((ch0, 2))
+    radii = np.sqrt((freqs**2).sum(axis=1, keepdims=True))
+    freqs = freqs / (radii * np.exp(radii**2) ** 0.25) * float(g0["cutoff"])
+    inp.parameters["weight"] = Tensor(b.randn(ch0, ch0), parameter=True)
+    inp.modules["affine"] = fc(
+        w_dim,
+        4,
+        act="linear",
+        lr=1,
+        bias_init=[1, 0, 0, 0],
+        args=(w_dim, 4),
+        kwargs={"weight_init": 0, "bias_init": [1, 0, 0, 0]},
     )
     inp.buffers["transform"] = Tensor(np.eye(3, dtype=np.float32), parameter=False)
-    inp.buffers["freqs"] = Tensor(b.randn(ch, 2), parameter=False)
-    inp.buffers["phases"] = Tensor(b.randn(ch) * 0.5, parameter=False)
+    inp.buffers["freqs"] = Tensor(freqs.astype(np.float32), parameter=False)
+    inp.buffers["phases"] = Tensor((rng.uniform(size=ch0) - 0.5).astype(np.float32), parameter=False)
     b.finish(
         inp,
         (),
         {
             "w_dim": w_dim,
-            "channels": ch,
-            "size": 36,
-            "sampling_rate": np.float64(16.0),
-            "bandwidth": np.float64(2.0),
+            "channels": ch0,
+            "size": g0["size"],
+            "sampling_rate": np.float64(g0["rate"]),
+            "bandwidth": g0["cutoff"],
         },
     )
     syn.modules["input"] = inp
     sst["layer_names"] = []
-    specs = [(36, ch, ch, False), (36, ch, ch, False), (16, ch, ch, False), (16, ch, 3, True)]
-    for idx, (size, cin, cout, is_torgb) in enumerate(specs):
+    layer_kwargs: dict[str, Any] = {"magnitude_ema_beta": magnitude_ema_beta}
+    if config == "R":
+        layer_kwargs.update(conv_kernel=1, use_radial_filters=True)
+    if conv_clamp != 256:
+        layer_kwargs["conv_clamp"] = conv_clamp
+    for idx, gi in enumerate(geo):
+        prev = geo[max(idx - 1, 0)]
         layer = b.new("SynthesisLayer")
         lst = layer.state
-        k = 1 if is_torgb else 3
+        cin, cout = prev["channels"], gi["channels"]
+        kk = gi["kernel"]
         lst.update(
             w_dim=w_dim,
-            is_torgb=is_torgb,
-            is_critically_sampled=idx >= num_layers - 2,
-            use_fp16=False,
+            is_torgb=gi["is_torgb"],
+            is_critically_sampled=gi["critical"],
+            use_fp16=gi["fp16"],
             in_channels=cin,
             out_channels=cout,
-            in_size=np.broadcast_to(np.asarray(36), [2]),
-            out_size=np.broadcast_to(np.asarray(size), [2]),
-            in_sampling_rate=16,
-            out_sampling_rate=16,
-            tmp_sampling_rate=16 if is_torgb else 32,
-            in_cutoff=np.float64(2.0),
-            out_cutoff=np.float64(4.0),
-            in_half_width=np.float64(6.0),
-            out_half_width=np.float64(4.0),
-            conv_kernel=k,
-            conv_clamp=256,
-            magnitude_ema_beta=0.999,
+            in_size=np.broadcast_to(np.asarray(prev["size"], dtype=np.int64), [2]).copy(),
+            out_size=np.broadcast_to(np.asarray(gi["size"], dtype=np.int64), [2]).copy(),
+            in_sampling_rate=prev["rate"],
+            out_sampling_rate=gi["rate"],
+            tmp_sampling_rate=gi["tmp_rate"],
+            in_cutoff=prev["cutoff"],
+            out_cutoff=gi["cutoff"],
+            in_half_width=prev["half_width"],
+            out_half_width=gi["half_width"],
+            conv_kernel=kk,
+            conv_clamp=conv_clamp,
+            magnitude_ema_beta=magnitude_ema_beta,
         )
-        layer.modules["affine"] = b.fc(w_dim, cin, bias_init=1, args_kwargs=((w_dim, cin), {"bias_init": 1}))
-        layer.parameters["weight"] = Tensor(b.randn(cout, cin, k, k), parameter=True)
-        layer.parameters["bias"] = Tensor(b.randn(cout) * 0.1, parameter=True)
-        layer.buffers["magnitude_ema"] = Tensor(np.asarray(1.3, dtype=np.float32), parameter=False)
-        lst["up_factor"] = 1 if is_torgb else 2
-        lst["up_taps"] = 1 if is_torgb else 12
-        layer.buffers["up_filter"] = None if is_torgb else Tensor(b.randn(12) * 0.1, parameter=False)
-        lst["down_factor"] = 1 if is_torgb else 2
-        lst["down_taps"] = 1 if is_torgb else 12
-        lst["down_radial"] = False
-        layer.buffers["down_filter"] = None if is_torgb else Tensor(b.randn(12) * 0.1, parameter=False)
-        lst["padding"] = [11, 10, 11, 10]
-        b.finish(layer, (), {"w_dim": w_dim, "is_torgb": is_torgb})
-        name = f"L{idx}_{size}_{cout}"
+        layer.modules["affine"] = fc(
+            w_dim, cin, act="linear", lr=1, bias_init=1, args=(w_dim, cin), kwargs={"bias_init": 1}
+        )
+        layer.parameters["weight"] = Tensor(b.randn(cout, cin, kk, kk), parameter=True)
+        layer.parameters["bias"] = Tensor(b.init_value((cout,), 0.0, 0.2), parameter=True)
+        ema = np.exp(0.6 * rng.standard_normal()) if perturb else 1.0
+        layer.buffers["magnitude_ema"] = Tensor(np.asarray(ema, dtype=np.float32), parameter=False)
+        lst["up_factor"] = gi["up"]
+        lst["up_taps"] = gi["up_taps"]
+        up = None
+        if gi["up_taps"] > 1:
+            up = Tensor(
+                _lowpass(gi["up_taps"], float(prev["cutoff"]), gi["tmp_rate"], rng, asym), parameter=False
+            )
+        layer.buffers["up_filter"] = up
+        lst["down_factor"] = gi["down"]
+        lst["down_taps"] = gi["down_taps"]
+        lst["down_radial"] = gi["radial"]
+        down = None
+        if gi["down_taps"] > 1:
+            f = _lowpass(gi["down_taps"], float(gi["cutoff"]), gi["tmp_rate"], rng, asym)
+            if gi["radial"]:  # not separable: a separable low-pass plus a random 2-D part
+                f2 = np.outer(f, f) + asym * 0.02 * rng.standard_normal((len(f), len(f)))
+                if not asym:
+                    f2 = np.outer(f, f) * (
+                        1 + 0.1 * np.cos(np.add.outer(np.arange(len(f)), np.arange(len(f))))
+                    )
+                    f2 = (f2 + f2[::-1, ::-1] + f2.T + f2[::-1, ::-1].T) / 4
+                f = (f2 / f2.sum()).astype(np.float32)
+            down = Tensor(f, parameter=False)
+        layer.buffers["down_filter"] = down
+        lst["padding"] = gi["padding"]
+        kwargs = {
+            "w_dim": w_dim,
+            "is_torgb": gi["is_torgb"],
+            "is_critically_sampled": gi["critical"],
+            "use_fp16": gi["fp16"],
+            "in_channels": cin,
+            "out_channels": cout,
+            "in_size": prev["size"],
+            "out_size": gi["size"],
+            "in_sampling_rate": prev["rate"],
+            "out_sampling_rate": gi["rate"],
+            "in_cutoff": prev["cutoff"],
+            "out_cutoff": gi["cutoff"],
+            "in_half_width": prev["half_width"],
+            "out_half_width": gi["half_width"],
+            **layer_kwargs,
+        }
+        b.finish(layer, (), kwargs)
+        name = f"L{idx}_{gi['size']}_{cout}"
         syn.modules[name] = layer
         sst["layer_names"].append(name)
-    b.finish(syn, (), {"w_dim": w_dim, "img_resolution": res, "img_channels": 3, "channel_base": 256})
+    synth_kwargs: dict[str, Any] = {"channel_base": channel_base, "channel_max": channel_max}
+    if num_layers != 14:
+        synth_kwargs["num_layers"] = num_layers
+    if output_scale != 0.25:
+        synth_kwargs["output_scale"] = output_scale
+    synth_kwargs.update(layer_kwargs)
+    b.finish(
+        syn,
+        (),
+        {"w_dim": w_dim, "img_resolution": img_resolution, "img_channels": img_channels, **synth_kwargs},
+    )
     g.modules["synthesis"] = syn
     st["num_ws"] = num_layers + 2
+
     mp = b.new("MappingNetwork")
     mst = mp.state
-    mst.update(z_dim=z_dim, c_dim=0, w_dim=w_dim, num_ws=num_layers + 2, num_layers=2, w_avg_beta=0.998)
-    mst["embed"] = None
-    for idx in range(2):
-        fin = z_dim if idx == 0 else w_dim
-        mp.modules[f"fc{idx}"] = b.fc(
+    mst.update(
+        z_dim=z_dim,
+        c_dim=c_dim,
+        w_dim=w_dim,
+        num_ws=num_layers + 2,
+        num_layers=mapping_layers,
+        w_avg_beta=0.998,
+    )
+    if c_dim > 0:
+        mp.modules["embed"] = fc(
+            c_dim, w_dim, act="linear", lr=1, bias_init=0, args=(c_dim, w_dim), kwargs={}
+        )
+    else:
+        mst["embed"] = None  # ``self.embed = None`` lands in __dict__
+    features = [z_dim + (w_dim if c_dim else 0)] + [w_dim] * mapping_layers
+    for idx in range(mapping_layers):
+        fin = features[idx]
+        mp.modules[f"fc{idx}"] = fc(
             fin,
             w_dim,
-            activation="lrelu",
-            lr_multiplier=0.01,
-            args_kwargs=((fin, w_dim), {"activation": "lrelu", "lr_multiplier": 0.01}),
+            act="lrelu",
+            lr=lr_multiplier,
+            bias_init=0,
+            args=(fin, w_dim),
+            kwargs={"activation": "lrelu", "lr_multiplier": lr_multiplier},
         )
-    mp.buffers["w_avg"] = Tensor(b.randn(w_dim), parameter=False)
-    b.finish(mp, (), {"z_dim": z_dim, "c_dim": 0, "w_dim": w_dim, "num_ws": num_layers + 2, "num_layers": 2})
+    mp.buffers["w_avg"] = Tensor(b.init_value((w_dim,), 0.0, 0.5), parameter=False)
+    mapping_kwargs = EasyDict(num_layers=mapping_layers)
+    if lr_multiplier != 0.01:
+        mapping_kwargs["lr_multiplier"] = lr_multiplier
+    b.finish(
+        mp, (), {"z_dim": z_dim, "c_dim": c_dim, "w_dim": w_dim, "num_ws": num_layers + 2, **mapping_kwargs}
+    )
     g.modules["mapping"] = mp
     b.finish(
         g,
@@ -1564,16 +1804,21 @@ def _sg3_generator(module_src: str | None = None) -> PersistentObject:
         {
             "z_dim": z_dim,
             "w_dim": w_dim,
-            "mapping_kwargs": EasyDict(num_layers=2),
-            "channel_base": 256,
-            "channel_max": 16,
-            "magnitude_ema_beta": 0.999,
-            "c_dim": 0,
-            "img_resolution": res,
-            "img_channels": 3,
+            "mapping_kwargs": mapping_kwargs,
+            **synth_kwargs,
+            "c_dim": c_dim,
+            "img_resolution": img_resolution,
+            "img_channels": img_channels,
         },
     )
     g.family = "stylegan3"
+    g.discriminator_src = placeholder_source("stylegan3")  # train.py pairs it with networks_stylegan2's D
+    return g, g.state_dict()
+
+
+def _sg3_generator(module_src: str | None = None) -> PersistentObject:
+    """A tiny config-T StyleGAN3 ``G_ema`` (for the broken-file variants)."""
+    g, _ = build_stylegan3(seed=5, module_src=module_src)
     return g
 
 
@@ -1678,8 +1923,9 @@ def broken_pickles(*, module_src: str | None = None) -> dict[str, bytes]:
     (blob record and count claim 10**12 float32 elements, data is short), ``storage_count_1e12`` (only
     the 8-byte count lies), ``tensor_size_exceeds_storage`` (``mapping.w_avg`` claims 4x its storage; torch
     itself silently grows the storage here), ``storage_bad_magic``, ``storage_truncated_data``,
-    ``missing_mapping`` (G_ema without ``mapping``), ``stylegan3_generator`` (a ``networks_stylegan3``-shaped
-    G_ema: ``layer_names``, ``input`` = ``SynthesisInput``), ``tensorflow_pickle`` (a (G, D, Gs) tuple of
+    ``missing_mapping`` (G_ema without ``mapping``), ``sg3_missing_up_filter`` (a ``networks_stylegan3``
+    G_ema whose layer ``L1_36_8`` lost its up filter), ``sg3_magnitude_ema_shape`` (``L2_36_8``'s
+    ``magnitude_ema`` is [4], not a scalar), ``tensorflow_pickle`` (a (G, D, Gs) tuple of
     ``dnnlib.tflib.network.Network`` objects; NVIDIA's converter accepts it), ``no_G_ema``,
     ``top_level_list``, ``persistence_version_5``.  ``module_src`` as in :func:`build_stylegan2`.
     """
@@ -1722,11 +1968,15 @@ def broken_pickles(*, module_src: str | None = None) -> dict[str, bytes]:
     del h.modules["mapping"]
     out["missing_mapping"] = dumps_network_pickle(h, augment_pipe=False, G_same_as_G_ema=True)
 
-    out["stylegan3_generator"] = _dumps(
-        snapshot_dict(
-            _sg3_generator(), family="stylegan3", include_D=False, augment_pipe=False, G_same_as_G_ema=True
-        ),
-        4,
+    sg3 = _sg3_generator(module_src=None)
+    sg3.get("synthesis.L1_36_8").buffers["up_filter"] = None
+    out["sg3_missing_up_filter"] = _dumps(
+        snapshot_dict(sg3, family="stylegan3", include_D=False, augment_pipe=False, G_same_as_G_ema=True), 4
+    )
+    sg3 = _sg3_generator(module_src=None)
+    sg3.get("synthesis.L2_36_8").buffers["magnitude_ema"] = Tensor(np.ones([4], np.float32), parameter=False)
+    out["sg3_magnitude_ema_shape"] = _dumps(
+        snapshot_dict(sg3, family="stylegan3", include_D=False, augment_pipe=False, G_same_as_G_ema=True), 4
     )
     out["tensorflow_pickle"] = _dumps(tensorflow_pickle(), 4)
 

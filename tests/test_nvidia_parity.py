@@ -1,14 +1,17 @@
-"""Acceptance test: latentwalk's clean-room StyleGAN2 loader renders like NVIDIA's gen_images.py.
+"""Acceptance test: latentwalk's clean-room StyleGAN2/3 loaders render like NVIDIA's gen_images.py.
 
 For each configuration, ``nvidia_side.py`` (run in a subprocess against an NVIDIA checkout kept
-outside this repository) builds a small random StyleGAN2 generator with NVIDIA's own classes,
-pickles it like NVIDIA's training loop and renders it with NVIDIA's ``gen_images.py``. Then
-``latentwalk generate`` renders the same pickle with the same seeds, truncation, class and noise
-mode, and every PNG must match within 3 grey levels anywhere and 0.5 on average.
+outside this repository) builds a small random generator with NVIDIA's own classes (StyleGAN2, and
+StyleGAN3 configs T and R), pickles it like NVIDIA's training loop and renders it with NVIDIA's
+``gen_images.py``. Then ``latentwalk generate`` renders the same pickle with the same seeds,
+truncation, class, noise mode, translation and rotation, and every PNG must match within 3 grey
+levels anywhere and 0.5 on average.
 
 Enable with ``LATENTWALK_NVIDIA_SRC=/path/to/stylegan3`` (NVIDIA's stylegan3 repository) and
 optionally ``LATENTWALK_NVIDIA_ADA_SRC=/path/to/stylegan2-ada-pytorch`` for pickles built with that
-repository's ``training/networks.py``. Run ``pytest -s`` to see the table of differences.
+repository's ``training/networks.py``. NVIDIA's StyleGAN3 classes design their filters with scipy:
+if this Python lacks it, ``LATENTWALK_NVIDIA_DEPS`` adds a folder to the NVIDIA side's path (e.g.
+one filled by ``pip install --target DIR scipy``). Run ``pytest -s`` to see the table of differences.
 
 The pickles embed NVIDIA's source code: they are only ever written under pytest's tmp_path.
 """
@@ -29,6 +32,7 @@ from PIL import Image
 
 NVIDIA_SRC = os.environ.get("LATENTWALK_NVIDIA_SRC")
 NVIDIA_ADA_SRC = os.environ.get("LATENTWALK_NVIDIA_ADA_SRC")
+NVIDIA_DEPS = os.environ.get("LATENTWALK_NVIDIA_DEPS")
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 NVIDIA_SIDE = HERE / "nvidia_side.py"
@@ -55,6 +59,8 @@ class Job:
     noise_mode: str
     class_idx: int | None = None
     cutoff: int | None = None
+    translate: str | None = None  # "x,y", StyleGAN3 only
+    rotate: float | None = None  # degrees, StyleGAN3 only
 
     @property
     def id(self) -> str:
@@ -63,6 +69,10 @@ class Job:
             parts.append(f"class{self.class_idx}")
         if self.cutoff is not None:
             parts.append(f"cutoff{self.cutoff}")
+        if self.translate is not None:
+            parts.append(f"t{self.translate}")
+        if self.rotate is not None:
+            parts.append(f"r{self.rotate:g}")
         return "-".join(parts)
 
     @property
@@ -73,7 +83,8 @@ class Job:
 @dataclass(frozen=True)
 class Config:
     name: str
-    family: str  # "stylegan3": stylegan3's networks_stylegan2; "ada": stylegan2-ada-pytorch's networks
+    family: str  # "stylegan3": stylegan3's networks_stylegan2; "ada": stylegan2-ada-pytorch's networks;
+    # "sg3": stylegan3's networks_stylegan3 (StyleGAN3 configs T and R)
     g_kwargs: dict = field(hash=False)  # Generator kwargs besides c_dim / img_resolution / img_channels
     jobs: tuple[Job, ...]
     c_dim: int = 0
@@ -242,13 +253,95 @@ CONFIGS = [
     ),
 ]
 
+
+def _sg3t(**kwargs) -> dict:
+    # stylegan3's train.py --cfg=stylegan3-t, minus the dataset-derived kwargs; smaller and fewer layers.
+    return dict(dict(mapping_kwargs=dict(num_layers=2), magnitude_ema_beta=0.5 ** (32 / 20000)), **kwargs)
+
+
+def _sg3r(**kwargs) -> dict:
+    # --cfg=stylegan3-r: 1x1 convolutions and radial down filters.
+    return _sg3t(conv_kernel=1, use_radial_filters=True, **kwargs)
+
+
+CONFIGS += [
+    Config(
+        "stylegan3t-32px-6layers",
+        "sg3",
+        _sg3t(z_dim=32, w_dim=32, channel_base=512, channel_max=16, num_layers=6),
+        (
+            Job((0, 1, 2), 1.0, "const"),
+            Job((3, 4), 0.7, "const", translate="0.25,-0.4"),
+            Job((5, 6), 0.5, "const", rotate=30.0),
+            Job((7, 8), 1.0, "const", translate="-0.3,0.15", rotate=-45.0),
+            Job((9, 10), 0.6, "const", cutoff=3, translate="0.1,0.2", rotate=10.0),
+        ),
+        seed=21,
+    ),
+    Config(
+        "stylegan3t-16px-14layers-cond",
+        "sg3",
+        _sg3t(z_dim=24, w_dim=40, channel_base=256, channel_max=12),
+        (
+            Job((0, 1, 2), 1.0, "const", class_idx=1),
+            Job((3, 4), 0.7, "const", class_idx=2, rotate=90.0),
+            Job((5,), 0.5, "const", class_idx=0, translate="1.5,-0.75"),
+        ),
+        c_dim=3,
+        resolution=16,
+        seed=22,
+    ),
+    Config(
+        # conv_clamp small enough that the clamp bites, output_scale and mapping depth changed.
+        "stylegan3t-64px-clamp-map4",
+        "sg3",
+        _sg3t(
+            z_dim=64,
+            w_dim=48,
+            channel_base=1024,
+            channel_max=16,
+            num_layers=8,
+            conv_clamp=2,
+            output_scale=0.5,
+            mapping_kwargs=dict(num_layers=4, lr_multiplier=0.05),
+        ),
+        (Job((0, 1), 1.0, "const"), Job((2, 3), 0.7, "const", translate="0.2,0.2", rotate=15.0)),
+        resolution=64,
+        seed=33,
+    ),
+    Config(
+        "stylegan3r-32px-6layers",
+        "sg3",
+        _sg3r(z_dim=32, w_dim=32, channel_base=1024, channel_max=24, num_layers=6),
+        (
+            Job((0, 1, 2), 1.0, "const"),
+            Job((9, 10), 0.7, "const", rotate=45.0),
+            Job((5, 6), 0.5, "const", translate="-0.5,0.25", rotate=-20.0),
+            Job((7, 8), 0.6, "const", cutoff=2),
+        ),
+        seed=24,
+    ),
+    Config(
+        "stylegan3r-16px-cond",
+        "sg3",
+        _sg3r(z_dim=16, w_dim=24, channel_base=512, channel_max=16, num_layers=8),
+        (
+            Job((0, 1), 1.0, "const", class_idx=3),
+            Job((2, 3), 0.7, "const", class_idx=0, translate="0.3,0.3", rotate=180.0),
+        ),
+        c_dim=4,
+        resolution=16,
+        seed=25,
+    ),
+]
+
 CASES = [pytest.param(cfg, job, id=f"{cfg.name}/{job.id}") for cfg in CONFIGS for job in cfg.jobs]
 ROWS: list[tuple[str, str, str, str]] = []
 
 
 def _nvidia_env(src: str) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = src
+    env["PYTHONPATH"] = src + (os.pathsep + NVIDIA_DEPS if NVIDIA_DEPS else "")
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave the checkout exactly as it is
     env["CUDA_VISIBLE_DEVICES"] = ""  # the reference is NVIDIA's CPU path (fp32 for stylegan3's classes)
     return env
@@ -272,7 +365,7 @@ def nvidia_renders(tmp_path_factory):
     def get(cfg: Config) -> tuple[Path, dict[Job, Path]]:
         if cfg.name in cache:
             return cache[cfg.name]
-        build_src = NVIDIA_SRC if cfg.family == "stylegan3" else NVIDIA_ADA_SRC
+        build_src = NVIDIA_SRC if cfg.family in ("stylegan3", "sg3") else NVIDIA_ADA_SRC
         assert NVIDIA_SRC and build_src
         root = tmp_path_factory.mktemp(cfg.name)
         pkl = root / "network-snapshot.pkl"
@@ -301,6 +394,8 @@ def nvidia_renders(tmp_path_factory):
                 trunc=job.trunc,
                 noise_mode=job.noise_mode,
                 cutoff=job.cutoff,
+                translate=job.translate,
+                rotate=job.rotate,
                 outdir=str(outdirs[job]),
                 **{"class": job.class_idx},
             )
@@ -350,6 +445,8 @@ def test_generate_matches_nvidia(cfg: Config, job: Job, nvidia_renders, tmp_path
         pytest.skip("set LATENTWALK_NVIDIA_ADA_SRC to a checkout of stylegan2-ada-pytorch for ada pickles")
     if job.cutoff is not None and "--trunc-cutoff" not in _generate_help():
         pytest.skip("latentwalk generate has no --trunc-cutoff option")
+    if (job.translate or job.rotate) and "--rotate" not in _generate_help():
+        pytest.skip("latentwalk generate has no --translate/--rotate options")
 
     pkl, outdirs = nvidia_renders(cfg)
     theirs_dir = outdirs[job]
@@ -374,6 +471,10 @@ def test_generate_matches_nvidia(cfg: Config, job: Job, nvidia_renders, tmp_path
         cmd += ["--class", str(job.class_idx)]
     if job.cutoff is not None:
         cmd += ["--trunc-cutoff", str(job.cutoff)]
+    if job.translate is not None:
+        cmd += [f"--translate={job.translate}"]
+    if job.rotate is not None:
+        cmd += ["--rotate", f"{job.rotate:g}"]
     _run(cmd, _latentwalk_env(), tmp_path)
 
     names = [f"seed{seed:04d}.png" for seed in job.seeds]

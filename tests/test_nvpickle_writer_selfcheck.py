@@ -423,7 +423,7 @@ def test_broken_files() -> None:
     assert any(m != MAGIC for m in magics)
 
     assert "mapping" not in inert_load(files["missing_mapping"])["G_ema"].state["_modules"]
-    sg3 = inert_load(files["stylegan3_generator"])["G_ema"].state["_modules"]["synthesis"]
+    sg3 = inert_load(files["sg3_missing_up_filter"])["G_ema"].state["_modules"]["synthesis"]
     assert sg3.state["layer_names"] and sg3.state["_modules"]["input"].meta["class_name"] == "SynthesisInput"
     assert sg3.state["_modules"]["input"].state["size"].dtype == np.int64
 

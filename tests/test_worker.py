@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import time
 from pathlib import Path
@@ -102,7 +103,10 @@ def test_async_render_and_stop(tmp_path: Path) -> None:
     async def go() -> np.ndarray:
         return await w.render_async(_req(PROC, [1], 512))
 
-    assert asyncio.run(go()).shape == (1, 256, 256, 3)
+    # In its own thread: Playwright's sync API (browser tests, session-scoped) keeps an event loop
+    # running in the main thread, where asyncio.run() refuses to start.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        assert pool.submit(lambda: asyncio.run(go())).result().shape == (1, 256, 256, 3)
     w.stop()
     with pytest.raises(WorkerStopped):
         w.submit(_req(PROC, [1], 512))

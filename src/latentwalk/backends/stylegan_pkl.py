@@ -1,8 +1,9 @@
-"""NVIDIA PyTorch network pickles (stylegan2-ada-pytorch, stylegan3 repo) -> our StyleGAN2 module.
+"""NVIDIA PyTorch network pickles (stylegan2-ada-pytorch, stylegan3 repo) -> our StyleGAN2/3 modules.
 
 The pickle is read by `safe_pickle` into inert `PersistentObject` records. From `G_ema` we read
 the architecture (stored attributes and tensor shapes, never the embedded source), build our own
-`StyleGAN2Generator` and load the weights by name with shape checks.
+`StyleGAN2Generator` (or, for `networks_stylegan3` generators, `StyleGAN3Generator` through
+`stylegan3_pkl`) and load the weights by name with shape checks.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def load_network_pickle(data: bytes, name: str) -> LoadedModel:
 
     Raises:
         UnsafeModelFile: the pickle asks for a global outside the allowlist.
-        UnsupportedFormat: a TensorFlow or StyleGAN3 pickle, or an unknown architecture.
+        UnsupportedFormat: a TensorFlow pickle, or an unknown architecture.
         CorruptModelFile: truncated, missing pieces, wrong shapes or non-finite weights.
     """
     top = load_restricted(data)
@@ -55,10 +56,9 @@ def load_network_pickle(data: bytes, name: str) -> LoadedModel:
     if synthesis is None or mapping is None:
         raise CorruptModelFile(f"{name}: the generator has no 'synthesis' or 'mapping' sub-network")
     if synthesis.module("input") is not None or "layer_names" in synthesis.state:
-        raise UnsupportedFormat(
-            f"{name} is a StyleGAN3 network (its synthesis starts with a SynthesisInput layer); "
-            "StyleGAN3 pickles are not supported yet: they come in the next release."
-        )
+        from latentwalk.backends.stylegan3_pkl import load_stylegan3  # imports this module's helpers
+
+        return load_stylegan3(g, synthesis, mapping, top, name)
     if "block_resolutions" not in synthesis.state:
         raise UnsupportedFormat(
             f"{name}: unknown generator architecture (synthesis class {synthesis.class_name!r} has no "
@@ -66,7 +66,7 @@ def load_network_pickle(data: bytes, name: str) -> LoadedModel:
         )
     cfg, repo = _stylegan2_config(g, synthesis, mapping, name)
     model = StyleGAN2Generator(cfg)
-    _load_weights(model, g.state_dict(), name)
+    load_weights(model, g.state_dict(), name)
     model.eval().requires_grad_(False)
     info = {
         "format": "NVIDIA PyTorch pickle",
@@ -77,12 +77,12 @@ def load_network_pickle(data: bytes, name: str) -> LoadedModel:
         "conv_clamp": cfg.conv_clamp,
         "channels": {str(k): v for k, v in cfg.channels.items()},
         "fp16_resolutions": list(cfg.fp16_resolutions),
-        "training_set": _training_set(top.get("training_set_kwargs")),
+        "training_set": training_set(top.get("training_set_kwargs")),
     }
     return LoadedModel(generator=model, info=info)
 
 
-def _attr(obj: PersistentObject, key: str, name: str) -> int:
+def attr_int(obj: PersistentObject, key: str, name: str) -> int:
     """An integer attribute of a persistent object (numpy integers accepted, bools refused)."""
     value = obj.state.get(key)
     if isinstance(value, np.integer):
@@ -95,11 +95,11 @@ def _attr(obj: PersistentObject, key: str, name: str) -> int:
 def _stylegan2_config(
     g: PersistentObject, synthesis: PersistentObject, mapping: PersistentObject, name: str
 ) -> tuple[StyleGAN2Config, str]:
-    z_dim = _attr(g, "z_dim", name)
-    c_dim = _attr(g, "c_dim", name)
-    w_dim = _attr(g, "w_dim", name)
-    res = _attr(g, "img_resolution", name)
-    img_channels = _attr(g, "img_channels", name)
+    z_dim = attr_int(g, "z_dim", name)
+    c_dim = attr_int(g, "c_dim", name)
+    w_dim = attr_int(g, "w_dim", name)
+    res = attr_int(g, "img_resolution", name)
+    img_channels = attr_int(g, "img_channels", name)
     if not (4 <= res <= MAX_RESOLUTION and res & (res - 1) == 0):
         raise CorruptModelFile(f"{name}: img_resolution {res} is not a power of two in 4..{MAX_RESOLUTION}")
     if min(z_dim, w_dim, img_channels) <= 0 or c_dim < 0:
@@ -142,7 +142,7 @@ def _stylegan2_config(
     if conv_clamp is not None:
         conv_clamp = float(conv_clamp)
 
-    num_layers = _attr(mapping, "num_layers", name)
+    num_layers = attr_int(mapping, "num_layers", name)
     fcs = [mapping.module(f"fc{i}") for i in range(num_layers)]
     if any(fc is None or "weight" not in fc.tensors() for fc in fcs) or num_layers < 1:
         raise CorruptModelFile(f"{name}: the mapping network lacks some of its {num_layers} fc layers")
@@ -179,13 +179,16 @@ def _stylegan2_config(
     return cfg, repo
 
 
-def _load_weights(model: torch.nn.Module, stored: dict[str, torch.Tensor], name: str) -> None:
+def load_weights(
+    model: torch.nn.Module, stored: dict[str, torch.Tensor], name: str, family: str = "StyleGAN2"
+) -> None:
+    """Copy `stored` into `model` by name, refusing missing, unexpected, misshapen or non-finite tensors."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in stored]
     extra = [k for k in stored if k not in expected]
     if missing or extra:
         raise CorruptModelFile(
-            f"{name}: the generator's tensors do not match a StyleGAN2 of this shape "
+            f"{name}: the generator's tensors do not match a {family} of this shape "
             f"(missing {missing[:4]}{'...' if len(missing) > 4 else ''}, "
             f"unexpected {extra[:4]}{'...' if len(extra) > 4 else ''})"
         )
@@ -200,7 +203,7 @@ def _load_weights(model: torch.nn.Module, stored: dict[str, torch.Tensor], name:
     model.load_state_dict({k: stored[k].to(torch.float32) for k in expected})
 
 
-def _training_set(kwargs: Any) -> dict[str, Any] | None:
+def training_set(kwargs: Any) -> dict[str, Any] | None:
     if not isinstance(kwargs, dict):
         return None
     keep = ("path", "resolution", "use_labels", "max_size", "xflip")
