@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +107,17 @@ def _progress(total: int) -> Any:
 @click.option("--class", "class_idx", type=int, default=None, help="Class label (conditional models).")
 @click.option("--outdir", required=True, type=click.Path(path_type=Path), help="Where to save the PNGs.")
 @click.option("--batch", type=int, default=None, help="Images per batch (default: the engine's maximum).")
+@click.option(
+    "--translate", default="0,0", show_default=True, metavar="X,Y", help="Move the picture (StyleGAN3)."
+)
+@click.option(
+    "--rotate",
+    type=float,
+    default=0.0,
+    show_default=True,
+    metavar="DEG",
+    help="Turn the picture (StyleGAN3).",
+)
 @click.pass_obj
 def generate(
     obj: Context,
@@ -117,10 +129,15 @@ def generate(
     class_idx: int | None,
     outdir: Path,
     batch: int | None,
+    translate: str,
+    rotate: float,
 ) -> None:
     """Generate images for seeds, like NVIDIA's gen_images.py (same z, same quantisation, same names)."""
     seed_list = parse_seeds(seeds)
     psi = check_psi(psi)
+    shift = _parse_translate(translate)
+    if not math.isfinite(rotate):
+        raise InvalidRequest(f"--rotate {rotate} is not a finite number of degrees")
     ref = resolve(network, obj.settings.models_dirs)
     try:
         outdir.mkdir(parents=True, exist_ok=True)
@@ -134,6 +151,14 @@ def generate(
                 click.echo(f"note: {info.name} has no noise inputs; --noise-mode has no effect", err=True)
             if cutoff is not None:
                 raise InvalidRequest(f"{info.name} has no w space: --trunc-cutoff does not apply")
+        transform = None
+        if "transform" in info.capabilities:  # always set, as gen_images.py writes it for every image
+            transform = (shift[0], shift[1], rotate)
+        elif shift != (0.0, 0.0) or rotate != 0:
+            raise InvalidRequest(
+                f"{info.name} ({info.family}) cannot be translated or rotated: --translate and --rotate "
+                "need a model with an input transform (StyleGAN3)"
+            )
         size = max(1, batch or worker.max_batch)
         with _progress(len(seed_list)) as progress:
             task = progress.add_task(f"{info.name}", total=len(seed_list))
@@ -142,7 +167,15 @@ def generate(
                 chunk = seed_list[start : start + size]
                 z = seeds_to_z(chunk, info.z_dim)
                 c = label.repeat(len(chunk), axis=0) if info.c_dim else None
-                req = RenderRequest(ref, z, c, psi=psi, cutoff=cutoff, noise_mode=noise_mode)  # type: ignore[arg-type]
+                req = RenderRequest(
+                    ref,
+                    z,
+                    c,
+                    psi=psi,
+                    cutoff=cutoff,
+                    noise_mode=noise_mode,  # type: ignore[arg-type]
+                    transform=transform,
+                )
                 futures.append((chunk, worker.submit(req)))
             from latentwalk.render.images import to_pil
 
@@ -151,6 +184,18 @@ def generate(
                     to_pil(pixels).save(outdir / f"seed{seed:04d}.png")
                     progress.advance(task)
     click.echo(f"wrote {len(seed_list)} image(s) to {outdir}")
+
+
+def _parse_translate(text: str) -> tuple[float, float]:
+    """'X,Y' -> (x, y), as gen_images.py's --translate."""
+    parts = text.split(",")
+    try:
+        x, y = (float(p) for p in parts)
+    except ValueError:
+        raise InvalidRequest(f"--translate wants two numbers as X,Y (e.g. 0.3,1), not {text!r}") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise InvalidRequest(f"--translate {text!r} is not two finite numbers")
+    return x, y
 
 
 @main.command()
@@ -225,6 +270,7 @@ def info(obj: Context, network: str, as_json: bool) -> None:
         rows.append(
             ("channels", ", ".join(f"{k}:{v}" for k, v in ch.items()) if isinstance(ch, dict) else ch)
         )
+    rows.extend(_stylegan3_rows(d))
     rows.append(("parameters", f"{mi.num_params:,}"))
     if d.get("training_set"):
         rows.append(("training set", d["training_set"]))
@@ -234,6 +280,36 @@ def info(obj: Context, network: str, as_json: bool) -> None:
     rows.append(("sha256", d.get("sha256")))
     for key, value in rows:
         click.echo(f"{key:16s} {value}")
+
+
+def _stylegan3_rows(d: dict[str, Any]) -> list[tuple[str, Any]]:
+    """`info` rows for a StyleGAN3 model: config, the Fourier-feature input, every layer."""
+    rows: list[tuple[str, Any]] = []
+    if "config" in d:
+        rows.append(("config", d["config"]))
+    if "output_scale" in d:
+        rows.append(("output scale", d["output_scale"]))
+    inp = d.get("input")
+    if isinstance(inp, dict):
+        w, h = inp["size"]
+        rows.append(
+            (
+                "input",
+                f"Fourier features, {inp['channels']} channels, {w}x{h}, sampling rate "
+                f"{inp['sampling_rate']:g}, bandwidth {inp['bandwidth']:g}",
+            )
+        )
+    for i, layer in enumerate(d.get("layers") or []):
+        w, h = layer["size"]
+        notes = " critically sampled" if layer["critically_sampled"] else ""
+        notes += " radial" if layer["radial"] else ""
+        text = (
+            f"{layer['name']:14s} {w:>4d}x{h:<4d} {layer['channels']:>5d} ch  sampling rate "
+            f"{layer['sampling_rate']:>5g}  cutoff {layer['cutoff']:8.3f}  "
+            f"up {layer['up']} down {layer['down']}{notes}"
+        )
+        rows.append(("layers" if i == 0 else "", text))
+    return rows
 
 
 @main.command("fetch")
@@ -398,26 +474,173 @@ def _saved_animation(obj: Context, worker: InferenceWorker, spec: str) -> tuple[
     return settings, keys, ref, anim.name
 
 
+def _live_options(f: Any) -> Any:
+    """Options of the live stage, shared by `serve` and `play`."""
+    options = [
+        click.option(
+            "--osc-host", default="127.0.0.1", show_default=True, help="Address OSC input binds to."
+        ),
+        click.option(
+            "--osc-target",
+            metavar="HOST:PORT",
+            help="Send /latentwalk/frame INDEX TOTAL (and started/ended) to this OSC receiver.",
+        ),
+        click.option(
+            "--midi",
+            "midi_port",
+            metavar="PORT",
+            help="Read a MIDI controller: its port name or part of it ('' for the first port).",
+        ),
+        click.option("--ndi", is_flag=True, help="Also send the frames as an NDI source (needs ndi-python)."),
+        click.option("--host", help="Address to bind (default 127.0.0.1)."),
+        click.option("--port", type=int, help="Port (default 8080)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _run_live_server(
+    obj: Context,
+    settings: Settings,
+    names: tuple[str, ...],
+    player_options: Any,
+    osc_port: int | None,
+    osc_host: str,
+    osc_target: str | None,
+    midi_port: str | None,
+    ndi: bool,
+) -> None:
+    """Load the model, build the stage and the app, switch on the controls asked for, serve."""
+    import uvicorn
+
+    from latentwalk.animation.store import AnimationStore
+    from latentwalk.playback.commands import Play
+    from latentwalk.playback.osc import parse_target
+    from latentwalk.playback.stage import build_stage
+    from latentwalk.server.app import create_app
+
+    ref: ModelRef = resolve(settings.model, settings.models_dirs)
+    target = parse_target(osc_target) if osc_target else None
+    worker = obj.worker().start()
+    apps: list[Any] = []
+    stage = build_stage(
+        worker,
+        AnimationStore(settings.data_dir / "animations"),
+        settings.models_dirs,
+        settings.data_dir,
+        lambda: apps[0].state.lw.model if apps else ref,  # /random and seed follow the explorer's model
+        player_options,
+    )
+    try:
+        info = worker.info(ref)  # load (and download) before listening, so the first page is instant
+        log.info("model %s ready (%s, %dx%d)", info.name, info.family, info.resolution, info.resolution)
+        apps.append(create_app(settings, worker, ref, store=stage.player.store, stage=stage))
+        if osc_port:
+            stage.listen_osc(osc_host, osc_port)
+        if target is not None:
+            stage.announce_osc(*target)
+        if ndi:
+            stage.send_ndi()
+        if midi_port is not None:
+            stage.read_midi(midi_port or None)
+        if names:
+            stage.player.apply(Play(names)).result(timeout=600)
+        base = f"http://{settings.host}:{settings.port}"
+        click.echo(f"latentwalk {__version__}: open {base}/  (Ctrl+C stops)")
+        click.echo(f"  output page {base}/output   MJPEG {base}/stream.mjpg")
+        if stage.osc is not None:
+            click.echo(f"  OSC in udp://{osc_host}:{stage.osc.port} (/latentwalk/...)")
+        if target is not None:
+            click.echo(f"  OSC out udp://{target[0]}:{target[1]} (/latentwalk/frame INDEX TOTAL)")
+        if stage.ndi is not None:
+            click.echo(f"  NDI source {stage.ndi.name!r}")
+        uvicorn.run(apps[0], host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        stage.close()
+        worker.stop()
+
+
 @main.command()
 @click.option("--dummy", is_flag=True, help="Use the procedural generator: no download at all.")
 @click.option("--model", "model_name", help="Model to start with (name or path). Default: dcgan-faces.")
-@click.option("--host", help="Address to bind (default 127.0.0.1).")
-@click.option("--port", type=int, help="Port (default 8080).")
+@click.option(
+    "--osc-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Listen for OSC playback control (off by default).",
+)
+@_live_options
 @click.pass_obj
-def serve(obj: Context, dummy: bool, model_name: str | None, host: str | None, port: int | None) -> None:
-    """Start the web explorer at http://127.0.0.1:8080."""
-    import uvicorn
-
-    from latentwalk.server.app import create_app
+def serve(
+    obj: Context,
+    dummy: bool,
+    model_name: str | None,
+    osc_port: int | None,
+    osc_host: str,
+    osc_target: str | None,
+    midi_port: str | None,
+    ndi: bool,
+    host: str | None,
+    port: int | None,
+) -> None:
+    """Start the web explorer at http://127.0.0.1:8080 (with live playback: /output, /stream.mjpg)."""
+    from latentwalk.playback.player import PlayerOptions
 
     settings = obj.settings.with_overrides(host=host, port=port, model="procedural" if dummy else model_name)
-    ref: ModelRef = resolve(settings.model, settings.models_dirs)
-    worker = obj.worker().start()
-    info = worker.info(ref)  # load (and download) before listening, so the first page is instant
-    log.info("model %s ready (%s, %dx%d)", info.name, info.family, info.resolution, info.resolution)
-    app = create_app(settings, worker, ref)
-    click.echo(f"latentwalk {__version__}: open http://{settings.host}:{settings.port}/  (Ctrl+C stops)")
-    try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
-    finally:
-        worker.stop()
+    _run_live_server(obj, settings, (), PlayerOptions(), osc_port, osc_host, osc_target, midi_port, ndi)
+
+
+@main.command()
+@click.argument("names", nargs=-1, required=True)
+@click.option(
+    "--fps", type=click.FloatRange(1, 240), default=24.0, show_default=True, help="Frames per second."
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(0, 16, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Animation frames per presented frame (0.5: half speed).",
+)
+@click.option(
+    "--loop/--once", default=True, show_default=True, help="Loop the chain, or play it once and hold."
+)
+@click.option(
+    "--late",
+    type=click.Choice(["drop", "hold"]),
+    default="drop",
+    show_default=True,
+    help="A frame not ready at its time: skip it, or hold the newest ready one in its place.",
+)
+@click.option(
+    "--osc-port", type=click.IntRange(0, 65535), default=9000, show_default=True, help="OSC input (0: off)."
+)
+@click.option("--model", "model_name", help="Model for /random and seed (default: dcgan-faces).")
+@click.option("--dummy", is_flag=True, help="The procedural generator for /random and seed.")
+@_live_options
+@click.pass_obj
+def play(
+    obj: Context,
+    names: tuple[str, ...],
+    fps: float,
+    speed: float,
+    loop: bool,
+    late: str,
+    osc_port: int,
+    model_name: str | None,
+    dummy: bool,
+    osc_host: str,
+    osc_target: str | None,
+    midi_port: str | None,
+    ndi: bool,
+    host: str | None,
+    port: int | None,
+) -> None:
+    """Play saved animations live, in order, on a steady clock: a full-screen page at /output, MJPEG
+    at /stream.mjpg, OSC control on port 9000 (and the explorer at /)."""
+    from latentwalk.playback.player import PlayerOptions
+
+    settings = obj.settings.with_overrides(host=host, port=port, model="procedural" if dummy else model_name)
+    options = PlayerOptions(fps=fps, speed=speed, loop=loop, late=late)  # type: ignore[arg-type]
+    _run_live_server(obj, settings, names, options, osc_port, osc_host, osc_target, midi_port, ndi)

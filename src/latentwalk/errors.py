@@ -12,6 +12,7 @@ LatentwalkError
 ├── ExportError               an export could not be written (disk full, permissions, encoder)
 ├── ExportCancelled           an export was cancelled (its partial output removed)
 ├── WorkerStopped             the inference worker is shut down
+├── MissingExtra              an optional part (NDI, MIDI) needs a package that is not installed
 ├── NameTaken                 a saved animation or bookmark already has that name (HTTP 409)
 ├── NameNotFound              no saved animation or bookmark has that name (HTTP 404)
 └── StorageError              the library could not be written or read: disk full, permissions
@@ -59,6 +60,10 @@ class RenderError(LatentwalkError):
 
 class WorkerStopped(LatentwalkError):
     """The inference worker has been shut down and takes no more requests."""
+
+
+class MissingExtra(LatentwalkError):
+    """An optional feature needs a package that is not installed; the message names the install command."""
 
 
 class NameTaken(LatentwalkError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 
 from fastapi import FastAPI, Request, WebSocket
@@ -15,8 +17,9 @@ from latentwalk.animation.store import AnimationStore
 from latentwalk.catalog import ModelRef
 from latentwalk.config import Settings
 from latentwalk.errors import LatentwalkError
+from latentwalk.playback.stage import Stage, build_stage
 from latentwalk.render.worker import InferenceWorker
-from latentwalk.server import exports, library, routes
+from latentwalk.server import exports, library, playback, routes
 from latentwalk.server.state import AppState, error_body, error_status
 from latentwalk.server.ws import Session
 
@@ -29,11 +32,21 @@ def create_app(
     model: ModelRef,
     store: AnimationStore | None = None,
     bookmarks: BookmarkStore | None = None,
+    stage: Stage | None = None,
 ) -> FastAPI:
     """Build the app around an already started worker and the model to show first.
 
-    The library and bookmarks default to `settings.data_dir` (animations/, bookmarks.json)."""
-    app = FastAPI(title="latentwalk", version=__version__, docs_url="/docs")
+    The library and bookmarks default to `settings.data_dir` (animations/, bookmarks.json). The live
+    stage (player, outputs, MIDI mapping) is made here unless given; one made here closes with the app."""
+    owned: list[Stage] = []
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        for s in owned:
+            s.close()
+
+    app = FastAPI(title="latentwalk", version=__version__, docs_url="/docs", lifespan=lifespan)
     app.state.lw = AppState(
         settings=settings,
         worker=worker,
@@ -41,6 +54,11 @@ def create_app(
         store=store or AnimationStore(settings.data_dir / "animations"),
         bookmarks=bookmarks or BookmarkStore(settings.data_dir / "bookmarks.json"),
     )
+    if stage is None:
+        lw = app.state.lw
+        stage = build_stage(worker, lw.store, settings.models_dirs, settings.data_dir, lambda: lw.model)
+        owned.append(stage)
+    app.state.lw.stage = stage
 
     @app.exception_handler(LatentwalkError)
     async def _latentwalk_error(_: Request, exc: LatentwalkError) -> JSONResponse:
@@ -56,6 +74,7 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(library.router)
     app.include_router(exports.router)
+    app.include_router(playback.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.get("/", include_in_schema=False)

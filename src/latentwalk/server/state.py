@@ -20,6 +20,7 @@ from latentwalk.errors import (
     NameTaken,
     WorkerStopped,
 )
+from latentwalk.playback.stage import Stage
 from latentwalk.render.worker import InferenceWorker
 from latentwalk.server.frame_cache import FrameCache
 
@@ -37,6 +38,7 @@ class AppState:
     stream_batch: int = 8  # frames per worker request when streaming an animation
     model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     exports: dict[str, Any] = field(default_factory=dict)  # export jobs by id (server/exports.py)
+    stage: Stage | None = None  # live playback: player, outputs, MIDI (server/playback.py)
 
 
 def error_status(exc: LatentwalkError) -> int:

@@ -1,0 +1,1 @@
+"""Real-time playback: a steady frame clock, live generation, control (OSC, MIDI, HTTP) and outputs."""
