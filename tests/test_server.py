@@ -73,3 +73,11 @@ def test_errors_have_one_shape(client: TestClient, query: str, fragment: str) ->
     assert set(body) == {"error"} and set(body["error"]) == {"type", "message"}
     assert body["error"]["type"] == "InvalidRequest"
     assert fragment in body["error"]["message"]
+
+
+def test_cross_origin_changes_are_refused_and_static_files_revalidate(client: TestClient) -> None:
+    r = client.post("/api/model", json={"name": "procedural"}, headers={"origin": "http://evil.example"})
+    assert r.status_code == 403 and r.json()["error"]["type"] == "Forbidden"
+    r = client.post("/api/model", json={"name": "procedural"}, headers={"origin": "http://testserver"})
+    assert r.status_code == 200
+    assert client.get("/static/app.js").headers["cache-control"] == "no-cache"

@@ -21,7 +21,7 @@ from latentwalk.playback.stage import Stage, build_stage
 from latentwalk.render.worker import InferenceWorker
 from latentwalk.server import exports, library, playback, routes
 from latentwalk.server.state import AppState, error_body, error_status
-from latentwalk.server.ws import Session
+from latentwalk.server.ws import Session, same_origin
 
 STATIC = resources.files("latentwalk.server") / "static"
 
@@ -76,6 +76,19 @@ def create_app(
     app.include_router(exports.router)
     app.include_router(playback.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @app.middleware("http")
+    async def _same_origin_and_fresh_static(request: Request, call_next):  # type: ignore[no-untyped-def]
+        # A page on another site must not change anything here (save, delete, switch, play...).
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not same_origin(
+            request.headers.get("origin"), request.headers.get("host")
+        ):
+            return JSONResponse(error_body("Forbidden", "cross-origin requests are refused"), status_code=403)
+        response = await call_next(request)
+        if request.url.path.startswith("/static/"):
+            # Revalidate modules on every load, so an upgrade never mixes old and new files.
+            response.headers["Cache-Control"] = "no-cache"
+        return response
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
