@@ -9,6 +9,7 @@ import * as dialogs from "./js/dialogs.js";
 import { mountExports } from "./js/exports.js";
 import { FrameCache } from "./js/framecache.js";
 import { mountLibrary } from "./js/library.js";
+import { mountLivePlayback } from "./js/live.js";
 import { mountModelPicker } from "./js/modelpicker.js";
 import { Previews, Renderer } from "./js/render.js";
 import { mountSettings } from "./js/settings.js";
@@ -63,6 +64,7 @@ mountSettings({ store, actions });
 mountLibrary({ store, actions, api });
 mountExports({ store, api, dialogs });
 mountBookmarks({ store, actions });
+mountLivePlayback({ store, api, dialogs });
 mountShortcuts({ store, actions, playback, tabs });
 actions.watchThumbs();
 

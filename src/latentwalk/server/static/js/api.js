@@ -79,4 +79,12 @@ export const api = {
   bookmarks: () => call("GET", "/api/bookmarks"),
   addBookmark: (name, z) => call("POST", "/api/bookmarks", { name, z }),
   removeBookmark: (name) => call("DELETE", `/api/bookmarks/${enc(name)}`),
+
+  playback: () => call("GET", "/api/playback"),
+  /** A live playback command ({command: "play", names: [...]}, {command: "stop"}, ...): the new status. */
+  playbackCommand: (command, fields = {}) => call("POST", "/api/playback", { command, ...fields }),
+  midi: () => call("GET", "/api/midi"),
+  midiLearn: (control, arg = null) => call("POST", "/api/midi/learn", { control, arg }),
+  midiDisarm: () => call("DELETE", "/api/midi/learn"),
+  midiUnbind: (index) => call("DELETE", `/api/midi/bindings/${index}`),
 };

@@ -1,4 +1,4 @@
-// The tabs of the right-hand panel (Settings, Library, Bookmarks).
+// The tabs of the right-hand panel (Settings, Library, Bookmarks, Playback).
 
 export function mountTabs(root = document.querySelector(".tabs")) {
   const tabs = [...root.querySelectorAll('[role="tab"]')];
