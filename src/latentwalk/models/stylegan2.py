@@ -82,21 +82,33 @@ class FullyConnected(torch.nn.Module):
 class MappingNetwork(torch.nn.Module):
     """z (and label c) -> w, broadcast to num_ws copies, with truncation toward w_avg."""
 
-    def __init__(self, cfg: StyleGAN2Config) -> None:
+    def __init__(
+        self,
+        z_dim: int,
+        c_dim: int,
+        w_dim: int,
+        num_ws: int,
+        num_layers: int = 8,
+        layer_features: int | None = None,  # hidden width (None = w_dim)
+        embed_features: int | None = None,  # label embedding width (None = w_dim)
+        activation: str = "lrelu",
+        lr_multiplier: float = 0.01,
+    ) -> None:
         super().__init__()
-        self.z_dim, self.c_dim, self.w_dim, self.num_ws = cfg.z_dim, cfg.c_dim, cfg.w_dim, cfg.num_ws
-        embed = (cfg.embed_features or cfg.w_dim) if cfg.c_dim > 0 else 0
-        hidden = cfg.layer_features or cfg.w_dim
-        widths = [cfg.z_dim + embed] + [hidden] * (cfg.mapping_layers - 1) + [cfg.w_dim]
-        if cfg.c_dim > 0:
-            self.embed = FullyConnected(cfg.c_dim, embed)
-        self.num_layers = cfg.mapping_layers
-        for i in range(cfg.mapping_layers):
-            layer = FullyConnected(
-                widths[i], widths[i + 1], cfg.mapping_activation, lr_multiplier=cfg.mapping_lr_multiplier
+        self.z_dim, self.c_dim, self.w_dim, self.num_ws = z_dim, c_dim, w_dim, num_ws
+        embed = (embed_features or w_dim) if c_dim > 0 else 0
+        hidden = layer_features or w_dim
+        widths = [z_dim + embed] + [hidden] * (num_layers - 1) + [w_dim]
+        if c_dim > 0:
+            self.embed = FullyConnected(c_dim, embed)
+        self.num_layers = num_layers
+        for i in range(num_layers):
+            setattr(
+                self,
+                f"fc{i}",
+                FullyConnected(widths[i], widths[i + 1], activation, lr_multiplier=lr_multiplier),
             )
-            setattr(self, f"fc{i}", layer)
-        self.register_buffer("w_avg", torch.zeros([cfg.w_dim]))
+        self.register_buffer("w_avg", torch.zeros([w_dim]))
 
     def forward(
         self,
@@ -278,7 +290,17 @@ class StyleGAN2Generator(torch.nn.Module):
         self.num_ws = cfg.num_ws
         # Construction order matters for the state-dict key order: synthesis first, like NVIDIA's.
         self.synthesis = SynthesisNetwork(cfg)
-        self.mapping = MappingNetwork(cfg)
+        self.mapping = MappingNetwork(
+            cfg.z_dim,
+            cfg.c_dim,
+            cfg.w_dim,
+            cfg.num_ws,
+            cfg.mapping_layers,
+            cfg.layer_features,
+            cfg.embed_features,
+            cfg.mapping_activation,
+            cfg.mapping_lr_multiplier,
+        )
 
     @property
     def w_avg(self) -> torch.Tensor:

@@ -22,8 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from latentwalk.models import filtered_lrelu as flrelu
-from latentwalk.models.ops import normalize_2nd_moment
-from latentwalk.models.stylegan2 import FullyConnected
+from latentwalk.models.stylegan2 import FullyConnected, MappingNetwork
 from latentwalk.types import NoiseMode
 
 Transform = tuple[float, float, float]  # (translate x, translate y, rotate degrees), as gen_images.py
@@ -99,42 +98,6 @@ def transform_matrix(transform: Transform) -> np.ndarray:
     s, c = math.sin(angle), math.cos(angle)
     m = np.array([[c, s, tx], [-s, c, ty], [0.0, 0.0, 1.0]])
     return np.linalg.inv(m)
-
-
-class MappingNetwork(torch.nn.Module):
-    """z (and label c) -> w broadcast to num_ws, truncated toward w_avg (every fc layer w_dim wide)."""
-
-    def __init__(self, cfg: StyleGAN3Config) -> None:
-        super().__init__()
-        self.z_dim, self.c_dim, self.w_dim, self.num_ws = cfg.z_dim, cfg.c_dim, cfg.w_dim, cfg.num_ws
-        self.num_layers = cfg.mapping_layers
-        if cfg.c_dim > 0:
-            self.embed = FullyConnected(cfg.c_dim, cfg.w_dim)
-        widths = [cfg.z_dim + (cfg.w_dim if cfg.c_dim > 0 else 0)] + [cfg.w_dim] * cfg.mapping_layers
-        for i in range(cfg.mapping_layers):
-            fc = FullyConnected(widths[i], widths[i + 1], "lrelu", lr_multiplier=cfg.mapping_lr_multiplier)
-            setattr(self, f"fc{i}", fc)
-        self.register_buffer("w_avg", torch.zeros([cfg.w_dim]))
-
-    def forward(
-        self,
-        z: torch.Tensor,  # [N, z_dim]
-        c: torch.Tensor | None = None,  # [N, c_dim]
-        psi: float = 1.0,
-        cutoff: int | None = None,
-    ) -> torch.Tensor:  # [N, num_ws, w_dim]
-        x = normalize_2nd_moment(z.to(torch.float32))
-        if self.c_dim > 0:
-            assert c is not None and c.shape[1] == self.c_dim
-            y = normalize_2nd_moment(self.embed(c.to(torch.float32)))
-            x = torch.cat([x, y], dim=1)
-        for i in range(self.num_layers):
-            x = getattr(self, f"fc{i}")(x)
-        ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])
-        if psi != 1:
-            end = self.num_ws if cutoff is None else cutoff
-            ws[:, :end] = self.w_avg.lerp(ws[:, :end], psi)
-        return ws
 
 
 class SynthesisInput(torch.nn.Module):
@@ -338,7 +301,15 @@ class StyleGAN3Generator(torch.nn.Module):
         self.num_ws = cfg.num_ws
         # Synthesis first, like NVIDIA's constructor: its tensors come first in the state dict.
         self.synthesis = SynthesisNetwork(cfg)
-        self.mapping = MappingNetwork(cfg)
+        # StyleGAN3's mapping is StyleGAN2's with every fc layer w_dim wide.
+        self.mapping = MappingNetwork(
+            cfg.z_dim,
+            cfg.c_dim,
+            cfg.w_dim,
+            cfg.num_ws,
+            cfg.mapping_layers,
+            lr_multiplier=cfg.mapping_lr_multiplier,
+        )
 
     @property
     def w_avg(self) -> torch.Tensor:
