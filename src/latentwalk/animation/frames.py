@@ -18,6 +18,7 @@ from latentwalk.errors import InvalidRequest
 from latentwalk.filters import apply_view_filter
 from latentwalk.latents import class_label
 from latentwalk.render.worker import InferenceWorker, ModelInfo, RenderRequest
+from latentwalk.styles import truncate_w
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class FramePlan:
             ws = latents_at(s, self.key_ws, indices).astype(np.float32)
             return RenderRequest(self.model, ws=ws, noise_mode=s.noise_mode)
         z = latents_at(s, self.keys, indices).astype(np.float32)
-        return RenderRequest(self.model, z, self.label(len(indices)), psi=s.psi, noise_mode=s.noise_mode)
+        label = self.label(len(indices))
+        return RenderRequest(self.model, z, label, psi=s.psi, cutoff=s.cutoff, noise_mode=s.noise_mode)
 
     def z_at(self, index: int) -> tuple[np.ndarray, bool]:
         """The z of one frame, and whether it is exact (in w space a frame has no z of its own)."""
@@ -60,6 +62,8 @@ class FramePlan:
             json.dumps([self.model.name, self.info.details.get("sha256"), payload, fmt, quality]).encode()
         )
         h.update(self.keys.tobytes())
+        if self.key_ws is not None:
+            h.update(self.key_ws.tobytes())
         return h.hexdigest()
 
 
@@ -71,6 +75,45 @@ def _check(settings: AnimationSettings, info: ModelInfo, keys: np.ndarray) -> No
         )
     if settings.space == "w" and not info.has_w:
         raise InvalidRequest(f"{info.name} has no w space: interpolate in z")
+    if settings.cutoff is not None and not info.has_w:
+        raise InvalidRequest(
+            f"{info.name} has no mapping network: its truncation scales z toward 0 and takes no "
+            "cutoff (the number of ws truncated); leave the cutoff out"
+        )
+    if settings.cutoff is not None and settings.cutoff > (info.num_ws or 0):
+        raise InvalidRequest(
+            f"truncation cutoff {settings.cutoff} is outside 0..{info.num_ws} for {info.name}"
+        )
+    for i, kf in enumerate(settings.keyframes):
+        if kf.ws is None:
+            continue
+        if not info.has_w:
+            raise InvalidRequest(
+                f"keyframe {i + 1} holds a w+ latent, but {info.name} has no w space (no mapping network)"
+            )
+        if (len(kf.ws), len(kf.ws[0])) != (info.num_ws, info.w_dim):
+            raise InvalidRequest(
+                f"keyframe {i + 1} holds a w+ latent of shape ({len(kf.ws)}, {len(kf.ws[0])}); "
+                f"{info.name} needs ({info.num_ws}, {info.w_dim})"
+            )
+        if settings.space != "w":
+            raise InvalidRequest(
+                f"keyframe {i + 1} holds a w+ latent (edited per layer), which has no z: set the space "
+                "to 'w' to interpolate it"
+            )
+
+
+def _with_keyframe_ws(settings: AnimationSettings, info: ModelInfo, key_ws: np.ndarray) -> np.ndarray:
+    """Mapped keyframes with the w+ keyframes put in their place, truncated like the others."""
+    edited = [i for i, kf in enumerate(settings.keyframes) if kf.ws is not None]
+    if not edited:
+        return key_ws
+    assert info.w_avg is not None
+    out = np.array(key_ws, dtype=np.float32, copy=True)
+    for i in edited:
+        ws = np.asarray(settings.keyframes[i].ws, dtype=np.float32)
+        out[i] = truncate_w(ws, info.w_avg, settings.psi, settings.cutoff)
+    return out
 
 
 def plan(
@@ -81,7 +124,10 @@ def plan(
     _check(settings, info, keys)
     key_ws = None
     if settings.space == "w":
-        key_ws = worker.map(model, keys, labels_for(settings, info, len(keys)), psi=settings.psi)
+        key_ws = worker.map(
+            model, keys, labels_for(settings, info, len(keys)), psi=settings.psi, cutoff=settings.cutoff
+        )
+        key_ws = _with_keyframe_ws(settings, info, key_ws)
     return FramePlan(model, info, settings, keys, key_ws)
 
 
@@ -92,8 +138,9 @@ async def plan_async(
     _check(settings, info, keys)
     key_ws = None
     if settings.space == "w":
-        fut = worker.submit_map(model, keys, labels_for(settings, info, len(keys)), psi=settings.psi)
-        key_ws = await asyncio.wrap_future(fut)
+        labels = labels_for(settings, info, len(keys))
+        fut = worker.submit_map(model, keys, labels, psi=settings.psi, cutoff=settings.cutoff)
+        key_ws = _with_keyframe_ws(settings, info, await asyncio.wrap_future(fut))
     return FramePlan(model, info, settings, keys, key_ws)
 
 

@@ -69,13 +69,34 @@ class ViewFilter(BaseModel):
     softness: float = Field(0.3, ge=0.0, le=1.0)
 
 
+MAX_WS = 64  # rows of a w+ latent (1024-pixel StyleGAN2: 18)
+MAX_W_DIM = 4096
+
+
 class Keyframe(BaseModel):
-    """Where a keyframe's latent came from (its values are the matching row of latents.npy)."""
+    """Where a keyframe's latent came from (its z is the matching row of latents.npy).
+
+    `ws` is a w+ latent for StyleGAN models (one row of w_dim values per synthesis layer, before
+    truncation), set when the keyframe was edited per layer (style mixing, a nudge in w): the
+    keyframe then renders from it instead of its z, and the animation interpolates in w."""
 
     model_config = ConfigDict(extra="forbid")
 
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     label: str | None = Field(None, max_length=200)
+    ws: list[list[float]] | None = Field(None, min_length=1, max_length=MAX_WS)
+
+    @field_validator("ws")
+    @classmethod
+    def _ws_rectangular(cls, ws: list[list[float]] | None) -> list[list[float]] | None:
+        if ws is None:
+            return ws
+        width = len(ws[0])
+        if not 1 <= width <= MAX_W_DIM or any(len(row) != width for row in ws):
+            raise ValueError(f"a w+ latent is num_ws rows of w_dim values each (w_dim at most {MAX_W_DIM})")
+        if not all(np.isfinite(row).all() for row in ws):
+            raise ValueError("a w+ latent must hold finite numbers")
+        return ws
 
 
 class AnimationSettings(BaseModel):
@@ -89,6 +110,7 @@ class AnimationSettings(BaseModel):
     easing: Easing = "linear"
     space: Space = "z"
     psi: float = Field(1.0, ge=0.0, le=2.0)
+    cutoff: int | None = Field(None, ge=0, le=MAX_WS)  # truncate only the first `cutoff` ws (StyleGAN)
     noise_mode: NoiseModeName = "const"
     loop: LoopMode = "none"
     class_idx: int | None = Field(None, ge=0)

@@ -84,6 +84,7 @@ class ModelInfo:
     num_params: int
     details: dict[str, Any] = field(default_factory=dict)
     capabilities: frozenset[str] = frozenset()  # e.g. {"w", "noise", "transform"}
+    w_avg: np.ndarray | None = field(default=None, compare=False, repr=False)  # [w_dim] float32
 
     @property
     def has_w(self) -> bool:
@@ -367,6 +368,11 @@ class InferenceWorker:
                 )
         elif info.c_dim and (r.c is None or r.c.shape != (r.rows, info.c_dim)):
             raise InvalidRequest(f"{info.name} is conditional: a label of {info.c_dim} values is needed")
+        if r.cutoff is not None and not info.num_ws:
+            raise InvalidRequest(
+                f"{info.name} has no mapping network: a truncation cutoff (the number of ws truncated) "
+                "applies only to StyleGAN models; leave it out"
+            )
         if r.cutoff is not None and not (info.num_ws and 0 <= r.cutoff <= info.num_ws):
             raise InvalidRequest(f"truncation cutoff {r.cutoff} is outside 0..{info.num_ws or 0}")
         if r.transform is not None and any(r.transform) and "transform" not in info.capabilities:
@@ -465,4 +471,5 @@ def describe(name: str, loaded: LoadedModel) -> ModelInfo:
         num_params=sum(p.numel() for p in g.parameters()),
         details=dict(loaded.info),
         capabilities=frozenset(getattr(g, "capabilities", ("w",) if w_space else ())),
+        w_avg=g.w_avg.detach().float().cpu().numpy().copy() if w_space else None,
     )
