@@ -66,7 +66,9 @@ export function createActions(ctx) {
       const [a, b] = await keyframesForSeeds([randomSeed(), randomSeed()]);
       return newChain(a, b, n(), get().settings.loop);
     }
-    if (chain.keyframes.every((k) => k.z.length === model.z_dim)) return chain;
+    const fits = (k) =>
+      k.z.length === model.z_dim && (!k.ws || (model.has_w && k.ws.length === model.num_ws && k.ws[0].length === model.w_dim));
+    if (chain.keyframes.every(fits)) return chain;
     const unseeded = chain.keyframes.filter((k) => k.seed === null).length;
     const fresh = await keyframesForSeeds(chain.keyframes.map((k) => k.seed ?? randomSeed()));
     if (unseeded) {
@@ -85,6 +87,7 @@ export function createActions(ctx) {
   function settingsForModel(model) {
     const s = { ...get().settings };
     if (s.space === "w" && !model.has_w) s.space = "z";
+    if (s.cutoff !== null && (!model.has_w || s.cutoff > model.num_ws)) s.cutoff = null;
     if (model.c_dim > 0 && (s.class_idx === null || s.class_idx >= model.c_dim)) s.class_idx = 0;
     if (!model.c_dim) s.class_idx = null;
     return s;
@@ -309,14 +312,14 @@ export function createActions(ctx) {
       if (k.length < 2) return;
       const s = state.settings;
       const pixels = JSON.stringify([
-        state.model.name, state.model.sha256, s.psi, s.noise_mode, s.class_idx, s.view_filter, s.space,
+        state.model.name, state.model.sha256, s.psi, s.cutoff, s.noise_mode, s.class_idx, s.view_filter, s.space,
       ]);
       for (const [slot, kf] of [["source", k[k.length - 2]], ["destination", k[k.length - 1]]]) {
         const sig = `${kf.id}|${pixels}`;
         if (shown[slot] === sig) continue;
         shown[slot] = sig;
         previews
-          .image(slot, kf.z, s)
+          .image(slot, kf, s)
           .then((blob) => {
             if (!blob || shown[slot] !== sig) return;
             const thumbs = { ...get().thumbs };
@@ -332,9 +335,15 @@ export function createActions(ctx) {
     });
   }
 
-  /** A one-off preview of any latent under the current settings (bookmark thumbnails). */
-  function preview(slot, z) {
-    return previews.image(slot, z, get().settings);
+  /** A one-off preview of any latent (a z array, or a keyframe with its ws) under the current settings. */
+  function preview(slot, latent) {
+    return previews.image(slot, latent, get().settings);
+  }
+
+  /** Put keyframe `kf` at the source or destination end (rendered again if frames are shown). */
+  function replaceEnd(end, kf) {
+    const { chain } = get();
+    setChain(end === "source" ? withSource(chain, kf) : withDestination(chain, kf), { render: Boolean(get().render) });
   }
 
   function totalFrames() {
@@ -348,5 +357,6 @@ export function createActions(ctx) {
     ...saved,
     init, reconnected, refreshModels, switchModel, shuffleBoth, shuffleEnd, setEnd, setSteps, generate, cancel,
     setSettings, nextFromDestination, nextFromFrame, keepSourceShuffleDestination, watchThumbs, preview, totalFrames,
+    replaceEnd,
   };
 }

@@ -80,6 +80,13 @@ export const api = {
   addBookmark: (name, z) => call("POST", "/api/bookmarks", { name, z }),
   removeBookmark: (name) => call("DELETE", `/api/bookmarks/${enc(name)}`),
 
+  // latent controls (js/latentcontrols.js, js/mixing.js)
+  layers: () => call("GET", "/api/model/layers"),
+  averageUrl: (model) => `/api/model/average.png?v=${enc(`${model.name}|${model.snapshot ?? ""}|${model.sha256 ?? ""}`)}`,
+  nudge: (body) => call("POST", "/api/latents/nudge", body),
+  randomise: (body) => call("POST", "/api/latents/randomise", body),
+  mix: (body) => call("POST", "/api/latents/mix", body),
+
   playback: () => call("GET", "/api/playback"),
   /** A live playback command ({command: "play", names: [...]}, {command: "stop"}, ...): the new status. */
   playbackCommand: (command, fields = {}) => call("POST", "/api/playback", { command, ...fields }),

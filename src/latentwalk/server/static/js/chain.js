@@ -8,10 +8,14 @@
 
 let lastKeyframeId = 0;
 
-/** A keyframe: `z` is a plain array of numbers (as the server sent it), never changed in place. */
-export function keyframe({ z, seed = null, label = null }) {
+/**
+ * A keyframe: `z` is a plain array of numbers (as the server sent it), never changed in place.
+ * `ws` (StyleGAN models) is a w+ latent, one row per layer, set once the keyframe was edited per
+ * layer; it then renders from `ws`. `origin` is the keyframe it was edited from (for Reset).
+ */
+export function keyframe({ z, seed = null, label = null, ws = null, origin = null }) {
   lastKeyframeId += 1;
-  return Object.freeze({ id: lastKeyframeId, z, seed, label });
+  return Object.freeze({ id: lastKeyframeId, z, seed, label, ws, origin });
 }
 
 export function randomSeed() {
@@ -87,7 +91,7 @@ export function apiSettings(chain, settings) {
   return {
     ...settings,
     view_filter: { ...settings.view_filter },
-    keyframes: chain.keyframes.map((k) => ({ seed: k.seed, label: k.label })),
+    keyframes: chain.keyframes.map((k) => (k.ws ? { seed: k.seed, label: k.label, ws: k.ws } : { seed: k.seed, label: k.label })),
     steps: [...chain.steps],
   };
 }

@@ -196,12 +196,17 @@ export class Previews {
     socket.addEventListener("open", () => this.#pump());
   }
 
-  /** Resolve with a Blob of the image of latent `z` under `settings` (null when superseded). */
-  image(slot, z, settings, { format = "png" } = {}) {
+  /**
+   * Resolve with a Blob of the image of a latent under `settings` (null when superseded): a z
+   * array, or a keyframe-like {z, ws} whose w+ latent `ws` (when set) is rendered in w.
+   */
+  image(slot, latent, settings, { format = "png" } = {}) {
+    const z = Array.isArray(latent) ? latent : latent.z;
+    const ws = Array.isArray(latent) ? null : (latent.ws ?? null);
     return new Promise((resolve, reject) => {
       for (const waiting of this.queue.filter((q) => q.slot === slot)) waiting.resolve(null);
       this.queue = this.queue.filter((q) => q.slot !== slot);
-      this.queue.push({ slot, z, settings, format, resolve, reject });
+      this.queue.push({ slot, z, ws, settings, format, resolve, reject });
       this.#pump();
     });
   }
@@ -211,16 +216,17 @@ export class Previews {
     this.running = true;
     const job = this.queue.shift();
     const id = nextRequestId();
-    // Both keyframes are z, and linear interpolation at t = 0 is exactly z.
+    // Both keyframes are the same latent, and linear interpolation at t = 0 is exactly it.
+    const kf = job.ws ? { seed: null, label: null, ws: job.ws } : { seed: null, label: null };
     const settings = {
       ...job.settings,
       view_filter: { ...job.settings.view_filter },
-      keyframes: [{ seed: null, label: null }, { seed: null, label: null }],
+      keyframes: [kf, kf],
       steps: [2],
       interpolation: "linear",
       easing: "linear",
       loop: "none",
-      space: job.settings.space,
+      space: job.ws ? "w" : job.settings.space,
     };
     try {
       await this.socket.ask({

@@ -160,7 +160,7 @@ export function createSavedActions({ store, api, renderer, playback, dialogs }, 
       return fail(new Error("its latents do not match its keyframes"), `could not load “${name}”`);
     }
     const keyframes = s.keyframes.map((k, i) =>
-      keyframe({ z: anim.latents[i], seed: k.seed ?? null, label: k.label ?? null }),
+      keyframe({ z: anim.latents[i], seed: k.seed ?? null, label: k.label ?? null, ws: k.ws ?? null }),
     );
     const settings = { ...DEFAULT_SETTINGS };
     for (const key of SETTING_NAMES) if (s[key] !== undefined) settings[key] = s[key];

@@ -28,6 +28,7 @@ export const DEFAULT_SETTINGS = Object.freeze({
   easing: "linear",
   space: "z",
   psi: 1.0,
+  cutoff: null, // truncate only the first `cutoff` ws (StyleGAN); null: all
   noise_mode: "const",
   loop: "none",
   class_idx: null,
