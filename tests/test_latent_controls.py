@@ -121,6 +121,9 @@ def test_cutoff_truncates_only_the_first_layers(
         assert np.abs(got[0].astype(int) - every[0]).max() > 0  # truncating fewer layers shows
     full = _frames(client, _still(psi=0.3, cutoff=sg2.num_ws), latents)
     np.testing.assert_array_equal(full[0], every[0])
+    png = client.get("/api/image.png", params={"seed": 3, "psi": 0.3, "cutoff": 2})
+    want = worker.render(RenderRequest(SG2, z.astype(np.float32), psi=0.3, cutoff=2))[0]
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png.content)).convert("RGB")), want)
 
 
 def test_z_truncation_scales_z_toward_zero(worker: InferenceWorker, tmp_path: Path) -> None:
@@ -267,6 +270,8 @@ def test_bad_input_gets_clear_errors(
     latents = _keys([1, 2], sg2.z_dim)
     with pytest.raises(InvalidRequest, match="cutoff 7 is outside 0..6"):
         _frames(client, _still(psi=0.5, cutoff=7), latents)
+    r = client.get("/api/image.png", params={"seed": 1, "cutoff": 9})
+    assert r.status_code == 400 and "cutoff 9 is outside 0..6" in r.json()["error"]["message"]
     r = client.post("/api/latents/mix", json={"latent": {"seed": 1}, "other": {"seed": 2}, "layers": "2-9"})
     assert r.status_code == 400 and "outside the model" in r.json()["error"]["message"]
     r = client.post("/api/latents/nudge", json={"latent": {"seed": 1}, "space": "z", "size": 0})

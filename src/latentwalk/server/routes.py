@@ -102,6 +102,7 @@ async def image(
     psi: Annotated[float, Query()] = 1.0,
     noise_mode: Annotated[str, Query(pattern="^(const|random|none)$")] = "const",
     class_idx: Annotated[int | None, Query(ge=0)] = None,
+    cutoff: Annotated[int | None, Query(ge=0, le=64)] = None,
 ) -> Response:
     """One image of the current model for a seed, as PNG (the same pixels as `latentwalk generate`)."""
     st = state_of(request)
@@ -113,7 +114,8 @@ async def image(
         class_label(class_idx, 0)  # refuses a class for an unconditional model
         label = None
     t0 = time.perf_counter()
-    req = RenderRequest(st.model, seed_to_z(seed, info.z_dim), label, psi=psi, noise_mode=noise_mode)  # type: ignore[arg-type]
+    z = seed_to_z(seed, info.z_dim)
+    req = RenderRequest(st.model, z, label, psi=psi, cutoff=cutoff, noise_mode=noise_mode)  # type: ignore[arg-type]
     pixels = await st.worker.render_async(req)
     ms = (time.perf_counter() - t0) * 1000
     return Response(
