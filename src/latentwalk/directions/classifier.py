@@ -9,6 +9,7 @@ for a file the user marks as trusted.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,9 @@ def _onnx(path: Path) -> Classifier:
 
 def _torchscript(path: Path) -> Classifier:
     try:
-        module: Any = torch.jit.load(str(path), map_location="cpu").eval()
+        with warnings.catch_warnings():  # TorchScript is deprecated upstream, but users still have such files
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module: Any = torch.jit.load(str(path), map_location="cpu").eval()
     except Exception as exc:
         raise CorruptModelFile(f"{path.name} does not load as TorchScript: {exc}") from None
 
