@@ -5,6 +5,7 @@ import { createActions } from "./js/actions.js";
 import { api } from "./js/api.js";
 import { mountBookmarks } from "./js/bookmarks.js";
 import { mountControls } from "./js/controls.js";
+import { mountDirections } from "./js/directions.js";
 import * as dialogs from "./js/dialogs.js";
 import { mountExports } from "./js/exports.js";
 import { FrameCache } from "./js/framecache.js";
@@ -65,6 +66,7 @@ mountLibrary({ store, actions, api });
 mountExports({ store, api, dialogs });
 mountBookmarks({ store, actions });
 mountLivePlayback({ store, api, dialogs });
+mountDirections({ store, actions });
 mountShortcuts({ store, actions, playback, tabs });
 actions.watchThumbs();
 
