@@ -1,13 +1,16 @@
-"""Per-frame offsets of the directions an animation carries (constant or ramped). Pure."""
+"""Per-frame offsets of the directions an animation carries (constant or ramped), and named
+directions moved live (OSC `direction NAME AMOUNT`). Pure."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
 from latentwalk.animation.schema import AnimationSettings
-from latentwalk.directions.vectors import check_layers
+from latentwalk.directions.vectors import Direction, apply, check_layers
 from latentwalk.errors import InvalidRequest
-from latentwalk.render.worker import ModelInfo
+from latentwalk.render.worker import ModelInfo, RenderRequest
 
 
 def check_offsets(settings: AnimationSettings, info: ModelInfo) -> None:
@@ -58,3 +61,30 @@ def frame_offsets(
         lo, hi = d.layers if d.layers is not None else (0, info.num_ws)
         w_off[:, lo:hi, :] += step[:, None, :]
     return z_off, w_off
+
+
+def with_directions(
+    req: RenderRequest, info: ModelInfo, moves: list[tuple[Direction, float]]
+) -> RenderRequest:
+    """The request moved along named directions by amounts in std units (live control: `direction`).
+
+    z directions move z; w directions move ws (a w-space request) or become the request's w offset
+    (a z-space request on a StyleGAN model), within each direction's layer range."""
+    z_moves = [(d, a) for d, a in moves if d.space == "z" and a]
+    w_moves = [(d, a) for d, a in moves if d.space == "w" and a]
+    if z_moves and req.z is not None:
+        z = req.z.astype(np.float64)
+        for d, a in z_moves:
+            z = apply(z, d.vector, a, d.std)
+        req = replace(req, z=z.astype(np.float32))
+    if w_moves and info.has_w:
+        assert info.num_ws is not None and info.w_dim is not None
+        off = np.zeros((req.rows, info.num_ws, info.w_dim))
+        for d, a in w_moves:
+            off = apply(off, d.vector, a, d.std, d.layers or (0, info.num_ws))
+        if req.ws is not None:
+            req = replace(req, ws=(req.ws + off).astype(np.float32))
+        else:
+            base = req.w_offset if req.w_offset is not None else 0.0
+            req = replace(req, w_offset=(base + off).astype(np.float32))
+    return req
