@@ -129,8 +129,8 @@ async def start_job(request: Request, body: JobBody) -> dict[str, Any]:
     st: AppState = request.app.state.lw
     info = await st.worker.info_async(st.model)
     model, worker, store = st.model, st.worker, _store(st)
-    if body.kind == "fit":
-        scorer = feature_scorer(body.features)  # unknown features fail here, before the job starts
+    # Unknown features fail here, before the job starts.
+    scorer = feature_scorer(body.features) if body.kind == "fit" else None
     samples = body.samples or (20_000 if body.kind == "pca" else 2000)
     jobs = _jobs(request)
     for old in [j for j in jobs.values() if j.state != "running"][: max(0, len(jobs) - MAX_JOBS + 1)]:
@@ -148,6 +148,7 @@ async def start_job(request: Request, body: JobBody) -> dict[str, Any]:
                     worker, model, samples, body.components, body.seed, progress=progress, cancel=job.cancel
                 )
             else:
+                assert scorer is not None
                 found = fit_axes(
                     worker, model, scorer, "feature", samples, body.seed, progress=progress, cancel=job.cancel
                 )
