@@ -156,8 +156,12 @@ def _tiny_stylegan(worker: InferenceWorker) -> ModelRef:
     cfg = StyleGAN2Config(
         z_dim=8, c_dim=0, w_dim=8, img_resolution=8, img_channels=3, channels={4: 8, 8: 8}, mapping_layers=2
     )
+    g = StyleGAN2Generator(cfg)
+    with torch.no_grad():  # every tensor random, so that w varies with z
+        for p in g.parameters():
+            p.copy_(torch.randn_like(p))
     ref = ModelRef(name="tiny-sg2", zoo="tiny-sg2")
-    worker.register(ref, LoadedModel(StyleGAN2Generator(cfg), {"family": "stylegan2", "sha256": "tiny-sg2"}))
+    worker.register(ref, LoadedModel(g, {"family": "stylegan2", "sha256": "tiny-sg2"}))
     return ref
 
 
@@ -189,3 +193,18 @@ def test_w_directions_render_through_the_mapping_with_layer_ranges(worker: Infer
     )
     with pytest.raises(InvalidRequest, match="outside the model"):
         plan(worker, ref, bad, z)
+
+
+def test_pca_fit_and_teach_on_a_w_space_model(worker: InferenceWorker) -> None:
+    from latentwalk.directions.axes import feature_scorer, fit_axes, teach
+    from latentwalk.directions.pca import pca_directions
+
+    ref = _tiny_stylegan(worker)
+    pcs = pca_directions(worker, ref, samples=300, components=3)
+    assert [d.space for d in pcs] == ["w"] * 3 and all(d.dim == 8 for d in pcs)
+    assert pcs[0].stats["variance"] >= pcs[1].stats["variance"] >= pcs[2].stats["variance"]
+    assert abs(pcs[0].std ** 2 - pcs[0].stats["variance"]) < 1e-9
+    (axis,) = fit_axes(worker, ref, feature_scorer(["contrast"]), samples=40)
+    assert axis.space == "w" and np.isclose(np.linalg.norm(axis.vector), 1.0)
+    taught = teach(worker, ref, "t", list(range(10)), list(range(10, 20)))
+    assert taught.space == "w" and taught.stats["samples"] == 20

@@ -114,6 +114,10 @@ def pca_directions(
         s = sample(worker, model, samples, seed, progress=progress, cancel=cancel)
         axes, var = principal_axes(s.latents, components)
         total = float(s.latents.var(axis=0, ddof=1).sum())
+        if not total > 0:
+            raise InvalidRequest(
+                f"the sampled w of {info.name} do not vary: there are no principal directions"
+            )
         return [
             Direction(
                 f"pc{i}",
@@ -172,6 +176,8 @@ def _pca_z(
     u = (v.T @ cross) / ((n - 1) * lam[:, None])  # [k, z_dim]
     zcov = np.cov(zz, rowvar=False)
     total = float(np.trace(cov))
+    if not total > 0:
+        raise InvalidRequest(f"the activations of {info.name} do not vary: there are no principal directions")
     out = []
     for i in range(len(lam)):
         d = u[i] / max(float(np.linalg.norm(u[i])), 1e-12)
