@@ -208,3 +208,26 @@ def test_pca_fit_and_teach_on_a_w_space_model(worker: InferenceWorker) -> None:
     assert axis.space == "w" and np.isclose(np.linalg.norm(axis.vector), 1.0)
     taught = teach(worker, ref, "t", list(range(10)), list(range(10, 20)))
     assert taught.space == "w" and taught.stats["samples"] == 20
+
+
+def test_slider_layer_ranges_on_a_stylegan_model(worker: InferenceWorker, tmp_path: Path) -> None:
+    from latentwalk.directions.store import DirectionStore
+    from latentwalk.directions.vectors import Direction, unit
+
+    ref = _tiny_stylegan(worker)
+    info = worker.info(ref)
+    settings = Settings(models_dirs=(), cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
+    DirectionStore(tmp_path / "data" / "directions").put(
+        info, [Direction("coarse", "pca", "w", unit(np.ones(8)), std=0.7)]
+    )
+    with TestClient(create_app(settings, worker, ref)) as client:
+        listing = client.get("/api/directions").json()
+        assert listing["space"] == "w" and listing["num_ws"] == info.num_ws
+        ok = client.post(
+            "/api/directions/offsets", json={"entries": [{"name": "coarse", "amount": 1, "layers": [0, 2]}]}
+        )
+        assert ok.status_code == 200 and ok.json()["directions"][0]["layers"] == [0, 2]
+        bad = client.post(
+            "/api/directions/offsets", json={"entries": [{"name": "coarse", "amount": 1, "layers": [0, 99]}]}
+        )
+        assert bad.status_code == 400 and "outside the model" in bad.json()["error"]["message"]
