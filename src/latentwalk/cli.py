@@ -711,3 +711,12 @@ def play(
     settings = obj.settings.with_overrides(host=host, port=port, model="procedural" if dummy else model_name)
     options = PlayerOptions(fps=fps, speed=speed, loop=loop, late=late)  # type: ignore[arg-type]
     _run_live_server(obj, settings, names, options, osc_port, osc_host, osc_target, midi_port, ndi)
+
+
+def _add_directions() -> None:
+    from latentwalk.directions.commands import directions
+
+    main.add_command(directions)
+
+
+_add_directions()

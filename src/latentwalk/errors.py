@@ -11,6 +11,7 @@ LatentwalkError
 ├── RenderError               the generator failed while rendering
 ├── ExportError               an export could not be written (disk full, permissions, encoder)
 ├── ExportCancelled           an export was cancelled (its partial output removed)
+├── JobCancelled              a long job (a direction search) was cancelled by its caller
 ├── WorkerStopped             the inference worker is shut down
 ├── MissingExtra              an optional part (NDI, MIDI) needs a package that is not installed
 ├── NameTaken                 a saved animation or bookmark already has that name (HTTP 409)
@@ -88,3 +89,7 @@ class ExportError(LatentwalkError):
 
 class ExportCancelled(LatentwalkError):
     """The export was cancelled; its partial output was removed."""
+
+
+class JobCancelled(LatentwalkError):
+    """A long job (a direction search) was cancelled by its caller; nothing was stored."""

@@ -14,6 +14,7 @@ import numpy as np
 from latentwalk.animation.schema import AnimationSettings
 from latentwalk.animation.timeline import latents_at
 from latentwalk.catalog import ModelRef
+from latentwalk.directions.offsets import check_offsets, frame_offsets
 from latentwalk.errors import InvalidRequest
 from latentwalk.filters import apply_view_filter
 from latentwalk.latents import class_label
@@ -39,20 +40,38 @@ class FramePlan:
         return labels_for(self.settings, self.info, rows)
 
     def request(self, indices: np.ndarray) -> RenderRequest:
-        """The render request for a run of frames."""
+        """The render request for a run of frames (with the animation's direction offsets added)."""
         s = self.settings
+        z_off, w_off = frame_offsets(s, self.info, indices)
         if s.space == "w":
             assert self.key_ws is not None
-            ws = latents_at(s, self.key_ws, indices).astype(np.float32)
-            return RenderRequest(self.model, ws=ws, noise_mode=s.noise_mode)
-        z = latents_at(s, self.keys, indices).astype(np.float32)
-        label = self.label(len(indices))
-        return RenderRequest(self.model, z, label, psi=s.psi, cutoff=s.cutoff, noise_mode=s.noise_mode)
+            ws = latents_at(s, self.key_ws, indices)
+            if w_off is not None:
+                ws = ws + w_off
+            return RenderRequest(self.model, ws=ws.astype(np.float32), noise_mode=s.noise_mode)
+        z = latents_at(s, self.keys, indices)
+        if z_off is not None:
+            z = z + z_off
+        w_offset = None if w_off is None else w_off.astype(np.float32)
+        return RenderRequest(
+            self.model,
+            z.astype(np.float32),
+            self.label(len(indices)),
+            psi=s.psi,
+            cutoff=s.cutoff,
+            noise_mode=s.noise_mode,
+            w_offset=w_offset,
+        )
 
     def z_at(self, index: int) -> tuple[np.ndarray, bool]:
-        """The z of one frame, and whether it is exact (in w space a frame has no z of its own)."""
-        z = latents_at(self.settings, self.keys, np.array([index]))[0].astype(np.float32)
-        return z, self.settings.space == "z"
+        """The z of one frame, and whether it is exact (in w space, or moved along a direction in w,
+        a frame has no z of its own)."""
+        idx = np.array([index])
+        z = latents_at(self.settings, self.keys, idx)[0]
+        z_off, w_off = frame_offsets(self.settings, self.info, idx)
+        if z_off is not None:
+            z = z + z_off[0]
+        return z.astype(np.float32), self.settings.space == "z" and w_off is None
 
     def cache_key(self, fmt: str, quality: int) -> str:
         """Identifies the rendered pixels: model content, every setting that changes frames, latents."""
@@ -101,6 +120,7 @@ def _check(settings: AnimationSettings, info: ModelInfo, keys: np.ndarray) -> No
                 f"keyframe {i + 1} holds a w+ latent (edited per layer), which has no z: set the space "
                 "to 'w' to interpolate it"
             )
+    check_offsets(settings, info)
 
 
 def _with_keyframe_ws(settings: AnimationSettings, info: ModelInfo, key_ws: np.ndarray) -> np.ndarray:

@@ -3,7 +3,8 @@
 An animation is a chain of keyframe latents (z vectors, kept beside the JSON in `latents.npy`)
 and the settings that turn them into frames. Everything needed to render identical frames again
 is here: the model's identity (name, snapshot and content hash), steps per segment, interpolation,
-easing, latent space, truncation, noise mode, loop mode and view filter.
+easing, latent space, truncation, noise mode, loop mode, view filter and the directions applied
+to every frame (files saved before directions existed load with none).
 """
 
 from __future__ import annotations
@@ -99,6 +100,29 @@ class Keyframe(BaseModel):
         return ws
 
 
+class DirectionOffset(BaseModel):
+    """A direction applied to every frame: a constant amount, or one ramped to `amount_end` over
+    the frames. The vector is kept here (already made orthogonal to the axes that were locked), so a
+    saved animation renders the same even if the model's stored directions change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=NAME_MAX)
+    space: Literal["z", "w"] = "z"
+    vector: list[float] = Field(min_length=1, max_length=4096)
+    std: float = Field(1.0, gt=0.0, le=1e4)
+    amount: float = Field(0.0, ge=-100.0, le=100.0)  # in standard deviations
+    amount_end: float | None = Field(None, ge=-100.0, le=100.0)  # None: constant
+    layers: tuple[int, int] | None = None  # w+ layers start..end-1 (StyleGAN); None: all
+
+    @field_validator("vector")
+    @classmethod
+    def _finite(cls, vector: list[float]) -> list[float]:
+        if not all(np.isfinite(v) for v in vector) or not any(vector):
+            raise ValueError("a direction vector must be finite and non-zero")
+        return vector
+
+
 class AnimationSettings(BaseModel):
     """Everything that decides the frames, apart from the keyframe latents themselves."""
 
@@ -116,6 +140,7 @@ class AnimationSettings(BaseModel):
     class_idx: int | None = Field(None, ge=0)
     view_filter: ViewFilter = Field(default_factory=ViewFilter)
     fps: float = Field(12.0, gt=0.0, le=240.0)
+    directions: list[DirectionOffset] = Field(default_factory=list, max_length=64)
 
     @field_validator("steps")
     @classmethod

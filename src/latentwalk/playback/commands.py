@@ -18,6 +18,7 @@ MAX_SPEED = 16.0
 MAX_FPS = 240.0
 MAX_SEED = 2**32 - 1
 MAX_LATENT = 10.0
+MAX_DIRECTION = 10.0  # standard deviations
 RANDOM_STEPS = 288  # Marrow's /random: 288 frames per leg (12 s at 24 fps)
 LatePolicy = Literal["drop", "hold"]
 
@@ -160,6 +161,24 @@ class Latent:
 
 
 @dataclass(frozen=True)
+class Direction:
+    """Move every frame `amount` standard deviations along the model's saved direction `name`
+    (0 takes it away again). Directions are found with `latentwalk directions` or the explorer."""
+
+    name: str
+    amount: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise InvalidRequest("direction needs the name of a saved direction")
+        v = _finite(self.amount, "direction amount")
+        if abs(v) > MAX_DIRECTION:
+            raise InvalidRequest(
+                f"direction amount must be in -{MAX_DIRECTION:g}..{MAX_DIRECTION:g}, not {v:g}"
+            )
+
+
+@dataclass(frozen=True)
 class Late:
     """What to do when a frame is not ready at its time: 'drop' it or 'hold' the newest ready frame."""
 
@@ -185,6 +204,7 @@ Command = (
     | Psi
     | Seed
     | Latent
+    | Direction
     | Late
 )
 
@@ -204,6 +224,7 @@ _BY_NAME: dict[str, type[Any]] = {
     "psi": Psi,
     "seed": Seed,
     "latent": Latent,
+    "direction": Direction,
     "late": Late,
 }
 COMMAND_NAMES = tuple(_BY_NAME)

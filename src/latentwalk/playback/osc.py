@@ -10,6 +10,7 @@ Incoming (default 127.0.0.1:9000):
     /latentwalk/loop 0|1              /latentwalk/shadows 0|1   (no argument: toggle)
     /latentwalk/psi VALUE             /latentwalk/seed N         /latentwalk/latent I VALUE
     /latentwalk/random [STEPS]        /latentwalk/late drop|hold
+    /latentwalk/direction NAME AMOUNT move along a saved direction (std units; 0: back)
     /start-sequence A[,B...] [C...]   Marrow: play these animations once, in order, then hold
     /random                           Marrow: an endless walk to random seeds, 288 frames a leg
 
@@ -107,6 +108,7 @@ def command_for(address: str, args: tuple[Any, ...]) -> c.Command:
         "psi": "VALUE",
         "seed": "N",
         "latent": "INDEX VALUE",
+        "direction": "NAME AMOUNT",
         "late": "drop|hold",
         "random": "[STEPS]",
     }.get(verb, "")
@@ -144,6 +146,11 @@ def command_for(address: str, args: tuple[Any, ...]) -> c.Command:
         case "latent":
             _arity(args, 2, 2, usage)
             return c.Latent(_int(args[0], "the latent index"), _float(args[1], "the latent value"))
+        case "direction":
+            _arity(args, 2, 2, usage)
+            if not isinstance(args[0], str):
+                raise InvalidRequest(f"usage: {usage}")
+            return c.Direction(args[0], _float(args[1], "the amount"))
         case "random":
             _arity(args, 0, 1, usage)
             return c.RandomWalk(_int(args[0], "steps")) if args else c.RandomWalk()

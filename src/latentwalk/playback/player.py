@@ -30,6 +30,9 @@ from latentwalk.animation.frames import filtered
 from latentwalk.animation.schema import ModelIdentity
 from latentwalk.animation.store import AnimationStore
 from latentwalk.catalog import ModelRef
+from latentwalk.directions.offsets import with_directions
+from latentwalk.directions.store import DirectionStore, model_key
+from latentwalk.directions.vectors import Direction
 from latentwalk.errors import InvalidRequest, LatentwalkError, RenderError
 from latentwalk.playback import commands as c
 from latentwalk.playback.binding import Binder
@@ -105,6 +108,9 @@ class Player:
         self.program: Program | None = None
         self.binder = Binder(worker, opts.walk_seed)
         self.offsets: dict[int, float] = {}
+        self.directions: DirectionStore | None = None  # saved directions, for `direction NAME AMOUNT`
+        self.direction_amounts: dict[str, float] = {}
+        self._direction_cache: tuple[tuple[int, str], dict[str, Direction]] | None = None
         self.generation = 0
         self.last: PresentedFrame | None = None
         self.error: str | None = None
@@ -322,10 +328,14 @@ class Player:
     def _submit(self, item: Item, keys: list[Key]) -> None:
         offsets = self._offset_vector(item)
 
+        moves = self._direction_moves(item)
+
         def submit(indices: np.ndarray) -> Any:
             req = item.plan.request(indices)
             if offsets is not None and req.z is not None:
                 req = replace(req, z=(req.z + offsets).astype(np.float32))
+            if moves:
+                req = with_directions(req, item.plan.info, moves)
             return self.worker.submit(req)
 
         finish = None
@@ -351,6 +361,25 @@ class Player:
             if i < len(vec):
                 vec[i] = v
         return vec
+
+    def _direction_moves(self, item: Item) -> list[tuple[Direction, float]]:
+        """The saved directions moved live, read once per model and generation (not per request)."""
+        if not self.direction_amounts or self.directions is None:
+            return []
+        info = item.plan.info
+        key = (self.generation, model_key(info))
+        if self._direction_cache is None or self._direction_cache[0] != key:
+            try:
+                known = {d.name: d for d in self.directions.list(info)}
+            except LatentwalkError as exc:
+                self._warn_once("directions", f"directions cannot be read: {exc}")
+                known = {}
+            missing = sorted(set(self.direction_amounts) - set(known))
+            if missing:
+                self._warn_once(f"dir:{missing}", f"{info.name} has no direction(s) {missing}; ignored")
+            self._direction_cache = (key, known)
+        known = self._direction_cache[1]
+        return [(known[n], a) for n, a in self.direction_amounts.items() if n in known]
 
     def _emit(self, event: str, *args: Any) -> None:
         for listener in list(self.listeners):
@@ -450,6 +479,16 @@ class Player:
                     self.offsets.pop(index, None)
                 else:
                     self.offsets[index] = value
+                self._new_generation()
+            case c.Direction(name=name, amount=amount):
+                if self.directions is None:
+                    raise InvalidRequest("this player has no directions folder")
+                if self.program is not None:
+                    self.directions.get(self.program.items[-1].plan.info, name)  # NameNotFound if unknown
+                if amount == 0:
+                    self.direction_amounts.pop(name, None)
+                else:
+                    self.direction_amounts[name] = amount
                 self._new_generation()
             case c.Late(policy=policy):
                 self.late_policy = policy
@@ -572,6 +611,7 @@ class Player:
             "shadows": self._shadows_shown(),
             "psi": self.binder.psi,
             "offsets": {str(i): v for i, v in sorted(dict(self.offsets).items())},
+            "directions": dict(sorted(dict(self.direction_amounts).items())),
             "generation": self.generation,
             "behind": self.lateness.behind,
             "counters": {

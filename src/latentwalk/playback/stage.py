@@ -12,6 +12,7 @@ from typing import Any
 from latentwalk.animation.schema import ModelIdentity
 from latentwalk.animation.store import AnimationStore
 from latentwalk.catalog import ModelRef, resolve
+from latentwalk.directions.store import DirectionStore
 from latentwalk.playback.midi import MidiInput, MidiMapping, MidiMessage
 from latentwalk.playback.osc import OscAnnouncer, OscControl
 from latentwalk.playback.outputs import FrameHub, NdiSender
@@ -95,6 +96,7 @@ def build_stage(
     """A stage with the HTTP outputs (hub) and MIDI mapping; OSC, NDI and a MIDI device are added by
     the caller. Nothing starts a thread until it is used."""
     player = Player(worker, store, model_resolver(models_dirs), default_model, options)
+    player.directions = DirectionStore(Path(data_dir) / "directions")
     hub = FrameHub()
     player.add_listener(hub)
     return Stage(player=player, hub=hub, midi=MidiMapping(Path(data_dir) / "midi.json"))

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ class RenderRequest:
     noise_mode: NoiseMode = "const"
     ws: np.ndarray | None = None  # [N, num_ws, w_dim]; when given, z, c, psi and cutoff are unused
     transform: tuple[float, float, float] | None = None  # (translate x, translate y, rotate degrees)
+    w_offset: np.ndarray | None = None  # [N, num_ws, w_dim] added to the mapped ws (directions in w)
 
     @property
     def latents(self) -> np.ndarray:
@@ -66,6 +68,7 @@ class RenderRequest:
             self.c is None,
             self.ws is None,
             self.transform,
+            self.w_offset is None,
         )
 
 
@@ -111,11 +114,12 @@ class ModelInfo:
 
 @dataclass
 class _Job:
-    kind: str  # "render" | "map" | "info" | "register" | "unload"
+    kind: str  # "render" | "map" | "info" | "register" | "unload" | "task"
     future: concurrent.futures.Future[Any]
     request: RenderRequest | None = None
     model: ModelRef | None = None
     loaded: LoadedModel | None = None
+    task: Callable[[Any, torch.device], Any] | None = None
 
 
 def pick_device(spec: str = "auto") -> torch.device:
@@ -222,6 +226,13 @@ class InferenceWorker:
             raise InvalidRequest("latents must be a finite [N, z_dim] array")
         if request.ws is not None and (request.ws.ndim != 3 or not np.isfinite(request.ws).all()):
             raise InvalidRequest("intermediate latents must be a finite [N, num_ws, w_dim] array")
+        if request.w_offset is not None and (
+            request.z is None
+            or request.w_offset.ndim != 3
+            or len(request.w_offset) != len(request.z)
+            or not np.isfinite(request.w_offset).all()
+        ):
+            raise InvalidRequest("a w offset must be a finite [N, num_ws, w_dim] array beside latents z")
         if request.transform is not None and not all(np.isfinite(v) for v in request.transform):
             raise InvalidRequest("translation and rotation must be finite numbers")
         return self._submit(_Job("render", concurrent.futures.Future(), request=request))
@@ -263,6 +274,13 @@ class InferenceWorker:
 
     async def info_async(self, model: ModelRef) -> ModelInfo:
         return await asyncio.wrap_future(self._submit(_Job("info", concurrent.futures.Future(), model=model)))
+
+    def submit_task(
+        self, model: ModelRef, task: Callable[[Any, torch.device], Any]
+    ) -> concurrent.futures.Future[Any]:
+        """Run `task(generator, device)` on the worker thread, under inference mode, with the model
+        loaded: for work on a model's insides (layer activations) that is not a render."""
+        return self._submit(_Job("task", concurrent.futures.Future(), model=model, task=task))
 
     def register(self, ref: ModelRef, loaded: LoadedModel) -> ModelInfo:
         """Put an already built generator in the cache under `ref` (benchmarks, tests, plugins).
@@ -341,6 +359,10 @@ class InferenceWorker:
                 result = self._get(jobs[0].model)[1]
             elif kind == "map":
                 result = self._map(jobs[0].request)
+            elif kind == "task":
+                job = jobs[0]
+                assert job.model is not None and job.task is not None
+                result = job.task(self._get(job.model)[0].generator, self.device)
             else:
                 self._render_batch(jobs)
                 return
@@ -375,6 +397,11 @@ class InferenceWorker:
             )
         if r.cutoff is not None and not (info.num_ws and 0 <= r.cutoff <= info.num_ws):
             raise InvalidRequest(f"truncation cutoff {r.cutoff} is outside 0..{info.num_ws or 0}")
+        if r.w_offset is not None and (not info.has_w or r.w_offset.shape[1:] != (info.num_ws, info.w_dim)):
+            raise InvalidRequest(
+                f"a w offset of shape {tuple(r.w_offset.shape[1:])} does not fit {info.name} "
+                f"(w space: {(info.num_ws, info.w_dim) if info.has_w else 'none'})"
+            )
         if r.transform is not None and any(r.transform) and "transform" not in info.capabilities:
             raise InvalidRequest(f"{info.name} cannot be translated or rotated (StyleGAN3 models can)")
 
@@ -417,9 +444,16 @@ class InferenceWorker:
             z = self._tensor([r.z for r in reqs if r.z is not None])
             c = self._labels(reqs, info, z.shape[0])
             knobs = {"psi": first.psi, "cutoff": first.cutoff, "noise_mode": first.noise_mode, **extra}
+            if first.w_offset is not None:  # directions in w on a walk in z: map, move, synthesise
+                w_off = self._tensor([r.w_offset for r in reqs if r.w_offset is not None])
 
-            def run(rows: slice) -> torch.Tensor:
-                return g.render(z[rows], c[rows], **knobs)
+                def run(rows: slice) -> torch.Tensor:
+                    ws = g.mapping(z[rows], c[rows], psi=first.psi, cutoff=first.cutoff) + w_off[rows]
+                    return g.synthesis(ws, noise_mode=first.noise_mode, **extra)
+            else:
+
+                def run(rows: slice) -> torch.Tensor:
+                    return g.render(z[rows], c[rows], **knobs)
 
             n = z.shape[0]
         if self.device.type == "cpu":

@@ -34,6 +34,7 @@ export const DEFAULT_SETTINGS = Object.freeze({
   class_idx: null,
   view_filter: Object.freeze({ kind: "none", softness: 0.3 }),
   fps: 12,
+  directions: Object.freeze([]), // directions applied to every frame (js/directions.js)
 });
 
 export function initialState() {
