@@ -218,6 +218,7 @@ def test_protocols_and_numpy_spellings_load_the_same_and_render_deterministicall
         outs.append(_render(g, z, psi=0.7))
     for other in outs[1:]:
         np.testing.assert_array_equal(outs[0], other)
+    assert np.abs(outs[0][0] - outs[0][1]).max() > 0.1  # and different latents give different images
 
 
 def test_random_noise_differs_and_const_noise_is_the_stored_noise() -> None:

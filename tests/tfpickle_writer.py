@@ -225,6 +225,8 @@ def stylegan2(
     kwargs.update(mapping_layers=mapping_layers, architecture=architecture, **(extra_kwargs or {}))
     if not use_noise:
         kwargs["use_noise"] = False
+    # TF initialises equalised-lr weights with std 1 / lrmul: a trained mapping's raw values are that large.
+    lrmul = float(kwargs.get("mapping_lrmul", 0.01))
 
     def nf(res: int) -> int:
         return min(2 * fmap_base // res, fmap_max)
@@ -236,7 +238,10 @@ def stylegan2(
             m += [("LabelEmbed/weight", r(c_dim, w_dim)), ("LabelEmbed/bias", r(w_dim, scale=0.1))]
             width += w_dim
         for i in range(mapping_layers):
-            m += [(f"Dense{i}/weight", r(width, w_dim)), (f"Dense{i}/bias", r(w_dim, scale=10.0))]
+            m += [
+                (f"Dense{i}/weight", r(width, w_dim, scale=1 / lrmul)),
+                (f"Dense{i}/bias", r(w_dim, scale=10.0)),
+            ]
             width = w_dim
         mapping = _network(DNNLIB, version, "G_mapping", "G_mapping", kwargs, m, source=source)
 
@@ -270,7 +275,30 @@ def stylegan2(
         comps = {"synthesis": synthesis, "mapping": mapping}
         return _network(DNNLIB, version, name, "G_main", kwargs, own, comps, source=source)
 
-    d = _discriminator(r, DNNLIB, version, "D_main" if ada else "D_stylegan2", resolution)
+    d_vars: list[tuple[str, Any]] = []
+    top = resolution
+    d_vars += [
+        (f"{top}x{top}/FromRGB/weight", r(1, 1, 3, nf(top))),
+        (f"{top}x{top}/FromRGB/bias", r(nf(top))),
+    ]
+    for k in range(_log2(resolution), 2, -1):
+        res = 2**k
+        tmp, out = nf(res), nf(res // 2)
+        d_vars += [(f"{res}x{res}/Conv0/weight", r(3, 3, tmp, tmp)), (f"{res}x{res}/Conv0/bias", r(tmp))]
+        d_vars += [
+            (f"{res}x{res}/Conv1_down/weight", r(3, 3, tmp, out)),
+            (f"{res}x{res}/Conv1_down/bias", r(out)),
+        ]
+        d_vars += [(f"{res}x{res}/Skip/weight", r(1, 1, tmp, out))]
+    c4 = nf(4)
+    cmap = c4 if c_dim else 1  # a conditional D projects onto an embedded label of width nf(4)
+    d_vars += [("4x4/Conv/weight", r(3, 3, c4 + 1, c4)), ("4x4/Conv/bias", r(c4))]
+    d_vars += [("4x4/Dense0/weight", r(16 * c4, c4)), ("4x4/Dense0/bias", r(c4))]
+    d_vars += [("Output/weight", r(c4, cmap)), ("Output/bias", r(cmap))]
+    if c_dim:
+        d_vars += [("LabelEmbed/weight", r(c_dim, cmap)), ("LabelEmbed/bias", r(cmap))]
+    d_kwargs = {k: kwargs[k] for k in ("num_channels", "resolution", "label_size", "fmap_base", "fmap_max")}
+    d = _network(DNNLIB, version, "D", "D_main" if ada else "D_stylegan2", d_kwargs, d_vars, source=source)
     return gen("G"), d, gen("Gs")
 
 
@@ -294,6 +322,7 @@ def stylegan1(
     kwargs: dict[str, Any] = {"num_channels": 3, "resolution": resolution, "label_size": c_dim}
     kwargs.update(latent_size=z_dim, dlatent_size=w_dim, mapping_layers=mapping_layers)
     kwargs.update(mapping_fmaps=mapping_fmaps, fmap_base=fmap_base, fmap_max=fmap_max, **(extra_kwargs or {}))
+    lrmul = float(kwargs.get("mapping_lrmul", 0.01))  # raw mapping weights have std 1 / lrmul in TF
 
     def nf(res: int) -> int:  # nf(stage) at stage log2(res) - 1
         return min(int(fmap_base / 2 ** (_log2(res) - 1)), fmap_max)
@@ -306,7 +335,10 @@ def stylegan1(
             width *= 2
         for i in range(mapping_layers):
             out = w_dim if i == mapping_layers - 1 else mapping_fmaps
-            m += [(f"Dense{i}/weight", r(width, out)), (f"Dense{i}/bias", r(out, scale=20.0))]
+            m += [
+                (f"Dense{i}/weight", r(width, out, scale=1 / lrmul)),
+                (f"Dense{i}/bias", r(out, scale=20.0)),
+            ]
             width = out
         mapping = _network(DNNLIB, 3, "G_mapping", "G_mapping", kwargs, m, source=source)
 
