@@ -94,6 +94,7 @@ SG2_CASES = {
     "ada-resnet-cond": dict(ada=True, architecture="resnet", c_dim=3, mapping_layers=3),
     "orig-32px": dict(architecture="orig", resolution=32, fmap_base=64),
     "no-noise": dict(use_noise=False, extra_kwargs={"mapping_lrmul": 0.05, "fused_modconv": False}),
+    "clamp": dict(ada=True, extra_kwargs={"conv_clamp": 0.5}),
 }
 
 
@@ -106,6 +107,7 @@ def test_stylegan2_matches_the_reference(case: str) -> None:
     assert loaded.info["format"] == "NVIDIA TensorFlow pickle (StyleGAN2)"
     arch = kw.get("architecture", "skip")
     assert loaded.info["architecture"] == arch
+    assert loaded.info["conv_clamp"] == kw.get("extra_kwargs", {}).get("conv_clamp")
     res = kw.get("resolution", 16)
     state = _sg2_to_pytorch(_flat(nets[2]), res, arch)
     rng = np.random.RandomState(0)
@@ -117,7 +119,8 @@ def test_stylegan2_matches_the_reference(case: str) -> None:
         ref = reference_render(
             state, z=z, c=c, psi=psi, cutoff=cutoff, num_ws=g.num_ws,
             noise_mode=noise if kw.get("use_noise", True) else "none",  # no noise inputs at all
-            mapping_layers=kw.get("mapping_layers", 2), architecture=arch, conv_clamp=None,
+            mapping_layers=kw.get("mapping_layers", 2), architecture=arch,
+            conv_clamp=kw.get("extra_kwargs", {}).get("conv_clamp"),
             img_resolution=res, lr_multiplier=lr,
         )  # fmt: skip
         assert ours.std() > 0.05
