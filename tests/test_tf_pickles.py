@@ -324,3 +324,24 @@ def test_snapshot_files_are_found_and_described_by_the_cli(tmp_path: Path) -> No
     assert sorted(p.name for p in out.iterdir()) == ["seed0000.png", "seed0001.png"]
     model = load_model_file(run / "network-snapshot-000480.pkl")
     assert model.info["stored_lod"] == 1.0 and model.info["rendered_lod"] == 0.0
+
+
+def test_the_engine_renders_them_like_any_model(tmp_path: Path, worker) -> None:
+    """What the explorer does: info, z renders, the mapping, renders from ws (w space only)."""
+    from latentwalk.catalog import ModelRef
+    from latentwalk.render.worker import RenderRequest
+
+    for build, has_w in [(W.stylegan2, True), (W.stylegan1, True), (W.progan, False)]:
+        path = tmp_path / f"{build.__name__}.pkl"
+        path.write_bytes(W.dumps(build(seed=2)))
+        ref = ModelRef(name=build.__name__, path=path)
+        info = worker.info(ref)
+        assert info.has_w is has_w and info.resolution == 16 and "TensorFlow" in info.details["format"]
+        z = np.random.RandomState(0).randn(2, info.z_dim).astype(np.float32)
+        images = worker.render(RenderRequest(ref, z=z, psi=0.7))
+        assert images.shape == (2, 16, 16, 3) and images.dtype == np.uint8 and images.std() > 5
+        np.testing.assert_array_equal(images, worker.render(RenderRequest(ref, z=z, psi=0.7)))
+        if has_w:
+            ws = worker.map(ref, z, psi=0.7)
+            assert ws.shape == (2, info.num_ws, info.w_dim)
+            np.testing.assert_array_equal(images, worker.render(RenderRequest(ref, ws=ws)))
