@@ -67,6 +67,8 @@ def load_stylegan1_tf(gs: TFNetwork, name: str) -> LoadedModel:
         "mapping_layers": cfg.mapping_layers,
         "channels": {str(k): val for k, val in cfg.channels.items()},
         "truncation_cutoff_default": cfg.truncation_cutoff,
+        # What NVIDIA's Gs.run applies when given no psi (G_style's default); latentwalk uses the psi asked.
+        "truncation_psi_nvidia_default": kwarg_value(kwargs, "truncation_psi", 0.7),
         "stored_lod": lod,
         "rendered_lod": 0.0,
     }
