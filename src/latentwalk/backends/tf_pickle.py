@@ -210,21 +210,6 @@ def resolution_of(variables: dict[str, np.ndarray], name: str, prefix: str = "")
     return res
 
 
-def load_state(model: torch.nn.Module, stored: dict[str, torch.Tensor], name: str, family: str) -> None:
-    """Copy `stored` into `model`, refusing missing, unexpected or misshapen tensors."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in stored]
-    extra = [k for k in stored if k not in expected]
-    if missing or extra:  # a loader bug rather than a file problem, but say what happened
-        raise CorruptModelFile(f"{name}: cannot fill the {family} module (missing {missing}, extra {extra})")
-    for key, ref in expected.items():
-        if tuple(stored[key].shape) != tuple(ref.shape):
-            raise CorruptModelFile(
-                f"{name}: {key} would get shape {tuple(stored[key].shape)}, expected {tuple(ref.shape)}"
-            )
-    model.load_state_dict({k: v.to(torch.float32) for k, v in stored.items()})
-
-
 def kwarg_value(kwargs: dict[str, Any], key: str, default: Any) -> Any:
     """A static kwarg, with None meaning the default (as NVIDIA's converter reads them)."""
     value = kwargs.get(key, default)

@@ -15,7 +15,8 @@ import math
 import torch
 
 from latentwalk.backends.base import LoadedModel
-from latentwalk.backends.tf_pickle import TFNetwork, VariableReader, kwarg_value, load_state, resolution_of
+from latentwalk.backends.stylegan_pkl import load_weights
+from latentwalk.backends.tf_pickle import TFNetwork, VariableReader, kwarg_value, resolution_of
 from latentwalk.errors import UnsupportedFormat
 from latentwalk.models.progan import ProGANConfig, ProGANGenerator
 
@@ -78,7 +79,7 @@ def load_progan(gs: TFNetwork, name: str) -> LoadedModel:
     top = channels[res]
     sd["torgb_weight"] = v.conv("ToRGB_lod0/weight", (1, 1, top, cfg.img_channels), (3, 2, 0, 1))
     sd["torgb_bias"] = v.tensor("ToRGB_lod0/bias", (cfg.img_channels,))
-    load_state(model, sd, name, "Progressive GAN")
+    load_weights(model, sd, name, "Progressive GAN")
     unused = [k for k in v.unused(ignore=("lod",)) if not k.startswith("ToRGB_lod")]
     if unused:
         raise UnsupportedFormat(

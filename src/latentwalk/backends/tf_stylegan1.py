@@ -17,7 +17,8 @@ from typing import Any
 import torch
 
 from latentwalk.backends.base import LoadedModel
-from latentwalk.backends.tf_pickle import TFNetwork, VariableReader, kwarg_value, load_state, resolution_of
+from latentwalk.backends.stylegan_pkl import load_weights
+from latentwalk.backends.tf_pickle import TFNetwork, VariableReader, kwarg_value, resolution_of
 from latentwalk.errors import UnsupportedFormat
 from latentwalk.models.stylegan1 import StyleGAN1Config, StyleGAN1Generator
 
@@ -50,7 +51,7 @@ def load_stylegan1_tf(gs: TFNetwork, name: str) -> LoadedModel:
     v = VariableReader(gs.flat_variables(), name, "StyleGAN")
     cfg = _config(v, kwargs, name)
     model = StyleGAN1Generator(cfg)
-    load_state(model, _state_dict(v, cfg), name, "StyleGAN")
+    load_weights(model, _state_dict(v, cfg), name, "StyleGAN")
     unused = [k for k in v.unused(ignore=("lod",)) if not k.startswith("synthesis/ToRGB_lod")]
     if unused:
         raise UnsupportedFormat(

@@ -18,11 +18,11 @@ import numpy as np
 import torch
 
 from latentwalk.backends.base import LoadedModel
+from latentwalk.backends.stylegan_pkl import load_weights
 from latentwalk.backends.tf_pickle import (
     TFNetwork,
     VariableReader,
     kwarg_value,
-    load_state,
     resolution_of,
 )
 from latentwalk.errors import UnsupportedFormat
@@ -68,7 +68,7 @@ def load_stylegan2_tf(gs: TFNetwork, name: str) -> LoadedModel:
     state = _state_dict(v, cfg)
     # TF does not store the resample filters: they follow from resample_kernel, as built.
     state.update({k: t for k, t in model.state_dict().items() if k.endswith("resample_filter")})
-    load_state(model, state, name, "StyleGAN2")
+    load_weights(model, state, name, "StyleGAN2")
     unused = [k for k in v.unused(ignore=("lod",)) if not re.fullmatch(r"synthesis/ToRGB_lod[1-9]\d*/.*", k)]
     if unused:
         raise UnsupportedFormat(
