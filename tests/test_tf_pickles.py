@@ -345,3 +345,12 @@ def test_the_engine_renders_them_like_any_model(tmp_path: Path, worker) -> None:
             ws = worker.map(ref, z, psi=0.7)
             assert ws.shape == (2, info.num_ws, info.w_dim)
             np.testing.assert_array_equal(images, worker.render(RenderRequest(ref, ws=ws)))
+
+
+def test_only_the_network_class_of_the_tf_modules_is_allowed() -> None:
+    from latentwalk.errors import UnsafeModelFile
+
+    for module, name in [("tfutil", "import_obj"), ("dnnlib.tflib.network", "exec"), ("dnnlib.tflib", "run")]:
+        data = b"\x80\x03c" + f"{module}\n{name}\n".encode() + b")R."  # call module.name()
+        with pytest.raises(UnsafeModelFile, match=f"'{module}.{name}'"):
+            load_model_bytes(data, "evil.pkl")
