@@ -95,6 +95,9 @@ def load_progan(gs: TFNetwork, name: str) -> LoadedModel:
         + " upscale",
         "channels": {str(k): val for k, val in channels.items()},
         "stored_lod": lod,
+        "truncation_note": "z is pixel-normalised first, so scaling z by psi leaves images unchanged"
+        if cfg.normalize_latents
+        else "psi scales z toward 0",
         "rendered_lod": 0.0,
     }
     return LoadedModel(generator=model, info=info)
