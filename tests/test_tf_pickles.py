@@ -270,6 +270,13 @@ def test_unsupported_variants_name_what_was_found() -> None:
         syn.container, {**syn.state, "variables": [*syn.state["variables"], ("Mystery/w", np.ones(2))]}
     )
     cases["extra-var"] = (_with(sg2, components={**comps, "synthesis": extra}), "synthesis/Mystery/w")
+    mapping = sg2[2].component("mapping")
+    concat = [*mapping.state["variables"], ("LabelConcat/weight", np.ones((2, 8), np.float32))]
+    concat_mapping = W.Network(mapping.container, {**mapping.state, "variables": concat})
+    cases["labelconcat"] = (
+        _with(sg2, components={**sg2[2].state["components"], "mapping": concat_mapping}),
+        "'LabelConcat' label input",
+    )
     for label, (nets, fragment) in cases.items():
         with pytest.raises(UnsupportedFormat) as info:
             load_model_bytes(W.dumps(nets), f"{label}.pkl")
