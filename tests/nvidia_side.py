@@ -4,7 +4,7 @@ Run this script in a subprocess with PYTHONPATH pointing at a checkout of NVIDIA
 stylegan2-ada-pytorch) repository. It never imports latentwalk and nothing NVIDIA wrote is copied
 into this repository: the script only drives NVIDIA's own classes and tools from the checkout.
 
-Two sub-commands:
+Three sub-commands:
 
 ``build``
     Constructs a small random Generator and Discriminator with NVIDIA's classes (stylegan3's
@@ -17,12 +17,17 @@ Two sub-commands:
     clipped, and writes a training snapshot pickle the way NVIDIA's training loop does. The pickle
     embeds NVIDIA's source: it must stay in a temporary directory and must never be committed.
 
+``convert``
+    Converts a TensorFlow pickle (written by latentwalk's tests/tfpickle_writer.py, not by NVIDIA)
+    with the checkout's own ``legacy.load_network_pkl`` and saves the result as a PyTorch snapshot.
+
 ``render``
     Renders images from a pickle with stylegan3's ``gen_images.py`` (needs PYTHONPATH = the
     stylegan3 checkout; it renders stylegan2-ada-pytorch pickles too, since pickles carry their own
     source). ``gen_images.py`` has no truncation-cutoff option, so jobs with a cutoff call ``G_ema``
     directly with exactly the inputs and quantisation ``gen_images.py`` uses. Jobs may carry
-    ``translate`` ("x,y") and ``rotate`` (degrees), passed to ``gen_images.py`` as they are.
+    ``translate`` ("x,y") and ``rotate`` (degrees), passed to ``gen_images.py`` as they are, and
+    ``fused_modconv`` (true/false), passed to ``G_ema`` like the cutoff.
 
 Environment shims, applied in this process only (the checkout is never modified):
   * ``requests`` (imported by ``dnnlib.util`` for URL downloads) and ``pkg_resources`` (imported
@@ -223,6 +228,18 @@ def build(args: argparse.Namespace) -> None:
     print(json.dumps(info))
 
 
+def convert(args: argparse.Namespace) -> None:
+    """A TensorFlow pickle -> NVIDIA's own legacy.py conversion -> a PyTorch snapshot pickle."""
+    import legacy
+
+    with open(args.tf_pkl, "rb") as f:
+        data = legacy.load_network_pkl(f)
+    snapshot = {key: data[key] for key in ("G", "D", "G_ema", "training_set_kwargs", "augment_pipe")}
+    with open(args.pkl, "wb") as f:
+        pickle.dump(snapshot, f)
+    print(json.dumps(dict(pkl=args.pkl, num_ws=data["G_ema"].num_ws)))
+
+
 # --------------------------------------------------------------------------------------------------
 # render
 
@@ -248,7 +265,8 @@ def _device() -> torch.device:
 
 
 def render_direct(pkl: str, job: dict) -> None:
-    """gen_images.py's loop, with ``truncation_cutoff`` passed to G (gen_images.py lacks the option)."""
+    """gen_images.py's loop, with ``truncation_cutoff`` (and ``fused_modconv``) passed to G (gen_images.py
+    lacks those options)."""
     import dnnlib
     import gen_images
     import legacy
@@ -267,12 +285,14 @@ def render_direct(pkl: str, job: dict) -> None:
             tx, ty = (float(v) for v in str(job.get("translate") or "0,0").split(","))
             m = np.linalg.inv(gen_images.make_transform((tx, ty), float(job.get("rotate") or 0)))
             G.synthesis.input.transform.copy_(torch.from_numpy(m))
+        extra = {} if job.get("fused_modconv") is None else {"fused_modconv": bool(job["fused_modconv"])}
         img = G(
             z,
             label,
             truncation_psi=job["trunc"],
             truncation_cutoff=job["cutoff"],
             noise_mode=job["noise_mode"],
+            **extra,
         )
         img = (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8)
         PIL.Image.fromarray(img[0].cpu().numpy(), "RGB").save(f"{job['outdir']}/seed{seed:04d}.png")
@@ -283,7 +303,7 @@ def render(args: argparse.Namespace) -> None:
 
     gen_images.torch = _CpuTorch()
     for job in json.loads(args.jobs):
-        if job.get("cutoff") is not None:
+        if job.get("cutoff") is not None or job.get("fused_modconv") is not None:
             render_direct(args.pkl, job)
             continue
         argv = [
@@ -320,9 +340,12 @@ def main() -> None:
         help='JSON list of {"seeds", "trunc", "noise_mode", "class", "cutoff", "translate", "rotate", '
         '"outdir"}',
     )
+    c = sub.add_parser("convert", help="convert a TensorFlow pickle with NVIDIA's legacy.py")
+    c.add_argument("--tf-pkl", required=True)
+    c.add_argument("--pkl", required=True)
     args = parser.parse_args()
     with torch.no_grad():
-        build(args) if args.cmd == "build" else render(args)
+        {"build": build, "render": render, "convert": convert}[args.cmd](args)
 
 
 if __name__ == "__main__":

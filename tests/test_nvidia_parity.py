@@ -61,6 +61,7 @@ class Job:
     cutoff: int | None = None
     translate: str | None = None  # "x,y", StyleGAN3 only
     rotate: float | None = None  # degrees, StyleGAN3 only
+    fused_modconv: bool | None = None  # NVIDIA's modulated-conv implementation (None: its default)
 
     @property
     def id(self) -> str:
@@ -73,6 +74,8 @@ class Job:
             parts.append(f"t{self.translate}")
         if self.rotate is not None:
             parts.append(f"r{self.rotate:g}")
+        if self.fused_modconv is not None:
+            parts.append("fused" if self.fused_modconv else "unfused")
         return "-".join(parts)
 
     @property
@@ -84,7 +87,9 @@ class Job:
 class Config:
     name: str
     family: str  # "stylegan3": stylegan3's networks_stylegan2; "ada": stylegan2-ada-pytorch's networks;
-    # "sg3": stylegan3's networks_stylegan3 (StyleGAN3 configs T and R)
+    # "sg3": stylegan3's networks_stylegan3 (StyleGAN3 configs T and R); "tf": a TensorFlow StyleGAN2
+    # pickle from tests/tfpickle_writer.py (g_kwargs are its stylegan2() arguments), converted by
+    # stylegan2-ada-pytorch's legacy.py for NVIDIA's side and read directly by latentwalk
     g_kwargs: dict = field(hash=False)  # Generator kwargs besides c_dim / img_resolution / img_channels
     jobs: tuple[Job, ...]
     c_dim: int = 0
@@ -335,6 +340,55 @@ CONFIGS += [
     ),
 ]
 
+# TensorFlow StyleGAN2 pickles: psi, cutoff, const and no noise, skip and resnet, fused and unfused
+# modulated convolutions on NVIDIA's side (the TF variable values are random, ToRGB scaled down).
+_TF_JOBS = (
+    Job((0, 1, 2), 1.0, "const"),
+    Job((3, 4), 0.7, "none"),
+    Job((5, 6), 0.5, "const", cutoff=3),
+    Job((7, 8), 0.7, "const", fused_modconv=False),
+    Job((7, 8), 0.7, "const", fused_modconv=True),
+    Job((9,), 1.0, "random"),
+)
+CONFIGS += [
+    Config(
+        "tf-stylegan2-skip-32px",
+        "tf",
+        dict(z_dim=32, w_dim=48, mapping_layers=3, fmap_base=256, fmap_max=64, rgb_scale=0.3),
+        _TF_JOBS,
+        seed=31,
+    ),
+    Config(
+        "tf-ada-resnet-cond-32px",
+        "tf",
+        dict(
+            ada=True,
+            architecture="resnet",
+            z_dim=24,
+            w_dim=32,
+            mapping_layers=2,
+            fmap_base=256,
+            fmap_max=32,
+            rgb_scale=1.0,
+        ),  # fmt: skip
+        tuple(
+            Job(j.seeds, j.trunc, j.noise_mode, 1, j.cutoff, fused_modconv=j.fused_modconv) for j in _TF_JOBS
+        ),
+        c_dim=3,
+        seed=32,
+    ),
+    Config(
+        "tf-stylegan2-skip-64px-nonoise",
+        "tf",
+        dict(
+            z_dim=16, w_dim=16, mapping_layers=4, fmap_base=512, fmap_max=32, use_noise=False, rgb_scale=0.2
+        ),
+        (Job((0, 1), 0.6, "const"), Job((2, 3), 1.0, "const", fused_modconv=False)),
+        resolution=64,
+        seed=33,
+    ),
+]
+
 CASES = [pytest.param(cfg, job, id=f"{cfg.name}/{job.id}") for cfg in CONFIGS for job in cfg.jobs]
 ROWS: list[tuple[str, str, str, str]] = []
 
@@ -369,6 +423,16 @@ def nvidia_renders(tmp_path_factory):
         assert NVIDIA_SRC and build_src
         root = tmp_path_factory.mktemp(cfg.name)
         pkl = root / "network-snapshot.pkl"
+        if cfg.family == "tf":
+            _write_tf_pickle(cfg, root / "network-snapshot-tf.pkl")
+            convert = [
+                sys.executable,
+                str(NVIDIA_SIDE),
+                "convert",
+                "--tf-pkl",
+                str(root / "network-snapshot-tf.pkl"),
+            ]
+            _run([*convert, "--pkl", str(pkl)], _nvidia_env(build_src), root)
         build = [
             sys.executable,
             str(NVIDIA_SIDE),
@@ -386,7 +450,8 @@ def nvidia_renders(tmp_path_factory):
             "--pkl",
             str(pkl),
         ]
-        _run(build, _nvidia_env(build_src), root)
+        if cfg.family != "tf":
+            _run(build, _nvidia_env(build_src), root)
         outdirs = {job: root / f"nvidia-{i}-{job.id}" for i, job in enumerate(cfg.jobs)}
         jobs = [
             dict(
@@ -396,6 +461,7 @@ def nvidia_renders(tmp_path_factory):
                 cutoff=job.cutoff,
                 translate=job.translate,
                 rotate=job.rotate,
+                fused_modconv=job.fused_modconv,
                 outdir=str(outdirs[job]),
                 **{"class": job.class_idx},
             )
@@ -413,6 +479,14 @@ def nvidia_renders(tmp_path_factory):
         print(f"\n\nNVIDIA parity (grey levels; limits: max <= {MAX_ABS_DIFF}, mean <= {MAX_MEAN_DIFF})")
         for row in [header, *ROWS]:
             print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+
+
+def _write_tf_pickle(cfg: Config, path: Path) -> None:
+    """The TensorFlow pickle of a "tf" configuration, from our own writer (no NVIDIA code)."""
+    import tfpickle_writer  # tests/ is on sys.path under pytest
+
+    nets = tfpickle_writer.stylegan2(cfg.seed, resolution=cfg.resolution, c_dim=cfg.c_dim, **cfg.g_kwargs)
+    path.write_bytes(tfpickle_writer.dumps(nets, protocol=3))
 
 
 def _latentwalk_env() -> dict[str, str]:
@@ -441,7 +515,7 @@ def _load(path: Path) -> np.ndarray:
 
 @pytest.mark.parametrize(("cfg", "job"), CASES)
 def test_generate_matches_nvidia(cfg: Config, job: Job, nvidia_renders, tmp_path):
-    if cfg.family == "ada" and not NVIDIA_ADA_SRC:
+    if cfg.family in ("ada", "tf") and not NVIDIA_ADA_SRC:
         pytest.skip("set LATENTWALK_NVIDIA_ADA_SRC to a checkout of stylegan2-ada-pytorch for ada pickles")
     if job.cutoff is not None and "--trunc-cutoff" not in _generate_help():
         pytest.skip("latentwalk generate has no --trunc-cutoff option")
@@ -449,6 +523,8 @@ def test_generate_matches_nvidia(cfg: Config, job: Job, nvidia_renders, tmp_path
         pytest.skip("latentwalk generate has no --translate/--rotate options")
 
     pkl, outdirs = nvidia_renders(cfg)
+    if cfg.family == "tf":  # NVIDIA renders its conversion; latentwalk reads the TensorFlow pickle itself
+        pkl = pkl.with_name("network-snapshot-tf.pkl")
     theirs_dir = outdirs[job]
     ours_dir = tmp_path / "ours"
     cmd = [

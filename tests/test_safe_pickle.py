@@ -67,7 +67,6 @@ EXPECTED_BROKEN = {
     "missing_mapping": (CorruptModelFile, "no 'synthesis' or 'mapping'"),
     "sg3_missing_up_filter": (CorruptModelFile, "layer L1_36_8 has no up_filter"),
     "sg3_magnitude_ema_shape": (CorruptModelFile, "layer L2_36_8: magnitude_ema has shape (4,)"),
-    "tensorflow_pickle": (UnsupportedFormat, "TensorFlow pickles are not supported yet"),
     "no_G_ema": (UnsupportedFormat, "expected a dict with 'G_ema'"),
     "top_level_list": (UnsupportedFormat, "not an NVIDIA network snapshot"),
     "persistence_version_5": (UnsupportedFormat, "persistence version 5"),
@@ -84,7 +83,14 @@ def test_broken_files_get_clear_errors(name: str) -> None:
 
 
 def test_every_broken_file_is_covered() -> None:
-    assert set(broken_pickles()) == set(EXPECTED_BROKEN)
+    # The writer's TensorFlow triple was refused before TF pickles were supported; it loads now.
+    assert set(broken_pickles()) == set(EXPECTED_BROKEN) | {"tensorflow_pickle"}
+
+
+def test_the_writers_tensorflow_triple_now_loads_as_stylegan2() -> None:
+    loaded = load_model_bytes(broken_pickles()["tensorflow_pickle"], "tf.pkl")
+    assert loaded.info["format"] == "NVIDIA TensorFlow pickle (StyleGAN2)"
+    assert loaded.generator.img_resolution == 8 and loaded.generator.z_dim == 8
 
 
 def test_wrong_shapes_and_non_finite_weights_name_the_tensor() -> None:

@@ -328,6 +328,9 @@ def info(obj: Context, network: str, as_json: bool) -> None:
         rows.append(("mapping layers", d["mapping_layers"]))
     if "architecture" in d:
         rows.append(("architecture", d["architecture"]))
+    if "container" in d:  # TensorFlow pickles: the container and the level of detail they were saved at
+        lod = f", stored lod {d['stored_lod']:g} (rendered at lod 0)" if d.get("stored_lod") else ""
+        rows.append(("container", f"{d['container']}{lod}"))
     if "conv_clamp" in d:
         rows.append(("conv_clamp", d["conv_clamp"]))
     if d.get("fp16_resolutions"):

@@ -4,7 +4,7 @@
 |------------------------------------------|--------------------------------|----------------------------|
 | NVIDIA PyTorch pickle (StyleGAN2)        | pickle PROTO header, `G_ema`   | `stylegan_pkl`             |
 | NVIDIA PyTorch pickle (StyleGAN3 T, R)   | ... and a `SynthesisInput`     | `stylegan3_pkl`            |
-| NVIDIA TensorFlow pickle                 | tuple of tflib Networks        | refused for now            |
+| NVIDIA TF pickle (StyleGAN2, SG, ProGAN) | tuple of TF Network stubs      | `tf_pickle` -> `tf_*`      |
 | PyTorch zip checkpoint (DCGAN state dict)| `PK` zip header                | `torch_pt` (weights_only)  |
 """
 
@@ -49,7 +49,8 @@ def _dispatch(data: bytes, name: str) -> LoadedModel:
         raise UnsupportedFormat(f"{name} is an image, not a model file")
     raise UnsupportedFormat(
         f"{name}: unrecognised model format (first bytes {head[:8]!r}); latentwalk loads NVIDIA "
-        "StyleGAN2/StyleGAN3 PyTorch pickles (.pkl) and DCGAN PyTorch state dicts (.pt/.pth)"
+        "StyleGAN2/StyleGAN3 PyTorch pickles, TensorFlow pickles of StyleGAN2, StyleGAN and Progressive GAN "
+        "(.pkl) and DCGAN PyTorch state dicts (.pt/.pth)"
     )
 
 

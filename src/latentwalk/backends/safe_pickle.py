@@ -88,13 +88,17 @@ class EasyDictStub(dict):
 
 
 class TFNetworkStub:
-    """Stands in for `dnnlib.tflib.network.Network` so a TensorFlow pickle can be recognised."""
+    """Stands in for `dnnlib.tflib.network.Network`: keeps only the `__setstate__` dict (tf_pickle.py)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.state: dict[str, Any] = {}
 
     def __setstate__(self, state: Any) -> None:
         self.state = state if isinstance(state, dict) else {"_raw": state}
+
+
+class ProGANNetworkStub(TFNetworkStub):
+    """Stands in for Progressive GAN's `tfutil.Network` (same kind of state, older layout)."""
 
 
 @dataclass
@@ -313,6 +317,7 @@ _HANDLERS: dict[tuple[str, str], Any] = {
     ("dnnlib.util", "EasyDict"): EasyDictStub,
     ("dnnlib", "EasyDict"): EasyDictStub,
     ("dnnlib.tflib.network", "Network"): TFNetworkStub,
+    ("tfutil", "Network"): ProGANNetworkStub,
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from latentwalk.backends.base import LoadedModel
-from latentwalk.backends.safe_pickle import PersistentObject, TFNetworkStub, load_restricted
+from latentwalk.backends.safe_pickle import PersistentObject, load_restricted
+from latentwalk.backends.tf_pickle import is_tf_pickle, load_tf_pickle
 from latentwalk.errors import CorruptModelFile, UnsupportedFormat
 from latentwalk.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator
 
@@ -28,20 +29,16 @@ def looks_like_pickle(head: bytes) -> bool:
 
 
 def load_network_pickle(data: bytes, name: str) -> LoadedModel:
-    """Load the generator (`G_ema`) of an NVIDIA network pickle.
+    """Load the generator (`G_ema`, or `Gs` of a TensorFlow pickle) of an NVIDIA network pickle.
 
     Raises:
         UnsafeModelFile: the pickle asks for a global outside the allowlist.
-        UnsupportedFormat: a TensorFlow pickle, or an unknown architecture.
+        UnsupportedFormat: an unknown architecture (TensorFlow pickles go to `tf_pickle`).
         CorruptModelFile: truncated, missing pieces, wrong shapes or non-finite weights.
     """
     top = load_restricted(data)
-    if isinstance(top, tuple) and top and all(isinstance(t, TFNetworkStub) for t in top):
-        raise UnsupportedFormat(
-            f"{name} is a TensorFlow StyleGAN pickle (a tuple of dnnlib.tflib Networks); "
-            "TensorFlow pickles are not supported yet. Use a PyTorch pickle from stylegan2-ada-pytorch "
-            "or stylegan3 for now."
-        )
+    if is_tf_pickle(top):
+        return load_tf_pickle(top, name)
     if not isinstance(top, dict) or "G_ema" not in top:
         found = sorted(top)[:8] if isinstance(top, dict) else type(top).__name__
         raise UnsupportedFormat(
