@@ -44,6 +44,13 @@ class Settings:
     )
     max_batch: int = field(default=16, metadata={"help": "largest batch the engine runs at once"})
     model_cache_size: int = field(default=2, metadata={"help": "loaded models kept in memory"})
+    preview_precision: str = field(
+        default="fp32",
+        metadata={
+            "help": "explorer preview precision: fp32, or bf16 (faster on CPUs with bf16 instructions, "
+            "a few grey levels off; export stays fp32) (env LATENTWALK_PREVIEW_PRECISION)"
+        },
+    )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced."""
@@ -64,6 +71,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         ("device", str),
         ("host", str),
         ("model", str),
+        ("preview_precision", str),
     ):
         value = env.get(f"LATENTWALK_{name.upper()}")
         if value:

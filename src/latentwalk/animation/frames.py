@@ -17,6 +17,7 @@ from latentwalk.catalog import ModelRef
 from latentwalk.errors import InvalidRequest
 from latentwalk.filters import apply_view_filter
 from latentwalk.latents import class_label
+from latentwalk.render.acceleration import Precision
 from latentwalk.render.worker import InferenceWorker, ModelInfo, RenderRequest
 
 
@@ -29,6 +30,7 @@ class FramePlan:
     settings: AnimationSettings
     keys: np.ndarray  # [K, z_dim] float32 keyframe latents
     key_ws: np.ndarray | None = None  # [K, num_ws, w_dim] mapped keyframes (space 'w' only)
+    precision: Precision = "fp32"  # the explorer's preview precision; export renders in fp32
 
     @property
     def total(self) -> int:
@@ -43,9 +45,16 @@ class FramePlan:
         if s.space == "w":
             assert self.key_ws is not None
             ws = latents_at(s, self.key_ws, indices).astype(np.float32)
-            return RenderRequest(self.model, ws=ws, noise_mode=s.noise_mode)
+            return RenderRequest(self.model, ws=ws, noise_mode=s.noise_mode, precision=self.precision)
         z = latents_at(s, self.keys, indices).astype(np.float32)
-        return RenderRequest(self.model, z, self.label(len(indices)), psi=s.psi, noise_mode=s.noise_mode)
+        return RenderRequest(
+            self.model,
+            z,
+            self.label(len(indices)),
+            psi=s.psi,
+            noise_mode=s.noise_mode,
+            precision=self.precision,
+        )
 
     def z_at(self, index: int) -> tuple[np.ndarray, bool]:
         """The z of one frame, and whether it is exact (in w space a frame has no z of its own)."""
@@ -57,7 +66,9 @@ class FramePlan:
         payload = self.settings.model_dump(mode="json", exclude={"fps"})
         h = hashlib.sha256()
         h.update(
-            json.dumps([self.model.name, self.info.details.get("sha256"), payload, fmt, quality]).encode()
+            json.dumps(
+                [self.model.name, self.info.details.get("sha256"), payload, fmt, quality, self.precision]
+            ).encode()
         )
         h.update(self.keys.tobytes())
         return h.hexdigest()

@@ -19,7 +19,7 @@ from latentwalk.config import Settings
 from latentwalk.errors import LatentwalkError
 from latentwalk.playback.stage import Stage, build_stage
 from latentwalk.render.worker import InferenceWorker
-from latentwalk.server import exports, library, playback, routes
+from latentwalk.server import exports, library, playback, precision, routes
 from latentwalk.server.state import AppState, error_body, error_status
 from latentwalk.server.ws import Session, same_origin
 
@@ -75,6 +75,7 @@ def create_app(
     app.include_router(library.router)
     app.include_router(exports.router)
     app.include_router(playback.router)
+    app.include_router(precision.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.middleware("http")

@@ -108,13 +108,14 @@ function pixelSettings(settings) {
 }
 
 /** Names everything that decides the frames' pixels: model, settings, keyframes, steps, format. */
-export function renderKey({ model, chain, settings, format }) {
+export function renderKey({ model, chain, settings, format, precision = "fp32" }) {
   const ids = chain.keyframes.map((k) => k.id).join(",");
   return [
     model.name,
     model.snapshot ?? "",
     model.sha256 ?? "",
     format,
+    precision,
     JSON.stringify(pixelSettings(settings)),
     ids,
     chain.steps.join(","),
