@@ -26,8 +26,8 @@ export function mountPrecision({ store, actions, api }) {
       const r = await api.comparePrecision(precision);
       const psnr = r.psnr === null ? "identical" : `PSNR ${r.psnr} dB`;
       result.textContent =
-        `${r.precision} vs fp32 on ${r.model}: ${r.speedup}× the speed (${r.fp32_ms} → ${r[`${precision}_ms`]} ms), ` +
-        `differs by max ${r.max} / mean ${r.mean} grey levels, ${psnr}`;
+        `${r.precision} vs fp32 on ${r.model}, one frame: ${r.speedup}× the speed ` +
+        `(${r.fp32_ms} → ${r[`${precision}_ms`]} ms); differs by max ${r.max} / mean ${r.mean} grey levels, ${psnr}`;
     } catch (err) {
       result.textContent = `could not measure: ${err.message}`;
     } finally {
