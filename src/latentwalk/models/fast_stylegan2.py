@@ -28,8 +28,10 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from latentwalk.models.ops import LRELU_ALPHA
+from latentwalk.models.ops import LRELU_ALPHA, bias_act, normalize_2nd_moment
 from latentwalk.models.stylegan2 import (
+    FullyConnected,
+    MappingNetwork,
     StyleGAN2Generator,
     SynthesisBlock,
     SynthesisLayer,
@@ -71,15 +73,60 @@ def upsample2x(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return F.conv_transpose2d(x, kernel, stride=2, padding=((fh - 2) // 2, (fw - 2) // 2), groups=x.shape[1])
 
 
+class FastDense:
+    """A FullyConnected layer with its equalised-learning-rate gains applied once."""
+
+    def __init__(self, fc: FullyConnected) -> None:
+        self.weight_t = (fc.weight.detach() * fc.weight_gain).t().contiguous()  # [in, out]
+        self.bias = fc.bias.detach() * fc.bias_gain
+        self.activation = fc.activation
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:  # [N, in] -> [N, out]
+        if self.activation == "linear":
+            return torch.addmm(self.bias.unsqueeze(0), x, self.weight_t)
+        return bias_act(x.matmul(self.weight_t), self.bias, act=self.activation)
+
+
+class FastMapping:
+    """MappingNetwork.forward with precomputed layer weights (conditional models keep the reference)."""
+
+    def __init__(self, mapping: MappingNetwork) -> None:
+        self.reference = mapping
+        self.w_avg = mapping.w_avg
+        self.layers = [FastDense(getattr(mapping, f"fc{i}")) for i in range(mapping.num_layers)]
+
+    def __call__(
+        self, z: torch.Tensor, c: torch.Tensor | None = None, psi: float = 1.0, cutoff: int | None = None
+    ) -> torch.Tensor:  # [N, num_ws, w_dim]
+        m = self.reference
+        if m.c_dim > 0 or m.z_dim == 0:
+            return m(z, c, psi=psi, cutoff=cutoff)
+        x = normalize_2nd_moment(z.to(torch.float32))
+        for layer in self.layers:
+            x = layer(x)
+        ws = x.unsqueeze(1).repeat([1, m.num_ws, 1])
+        if psi != 1:
+            end = m.num_ws if cutoff is None else cutoff
+            ws[:, :end] = self.w_avg.lerp(ws[:, :end], psi)
+        return ws
+
+
 class FastLayer:
     """One SynthesisLayer with its constant parts precomputed."""
 
     def __init__(self, layer: SynthesisLayer, dtype: torch.dtype, memory_format: torch.memory_format) -> None:
         self.layer, self.dtype, self.memory_format = layer, dtype, memory_format
         self.up = layer.up
+        self.affine = FastDense(layer.affine)
         w = layer.weight.detach().to(torch.float32)
         self.weight = w  # [O, I, 3, 3]
+        self.weight_lp = w.to(dtype)  # cast once, for the shared-weight form
         self.wsq = w.square().sum(dim=[2, 3])  # [O, I], for the demodulation
+        # Scaling the weight costs O*I*k*k; scaling activations costs I*H_in*W_in + O*H*W. Small
+        # feature maps (the low resolutions) take the second, shared-weight form even for one image.
+        res_in = layer.resolution // self.up
+        out_ch, in_ch, kh, kw = w.shape
+        self.fold_weight = out_ch * in_ch * kh * kw < in_ch * res_in**2 + out_ch * layer.resolution**2
         self.bias = layer.bias.detach().to(torch.float32)
         self.noise_const = (
             layer.noise_const.detach() * layer.noise_strength.detach() if layer.use_noise else None
@@ -95,18 +142,17 @@ class FastLayer:
     def __call__(self, x: torch.Tensor, w: torch.Tensor, noise_mode: NoiseMode, gain: float) -> torch.Tensor:
         layer = self.layer
         n = x.shape[0]
-        styles = layer.affine(w).to(torch.float32)  # [N, I]
+        styles = self.affine(w.to(torch.float32))  # [N, I]
         dcoefs = (styles.square() @ self.wsq.t() + 1e-8).rsqrt()  # [N, O]
         g = math.sqrt(2.0) * gain  # lrelu gain; folded before the activation (g > 0)
         bias = (self.bias * g).to(self.dtype)
-        if n == 1:
-            scale = dcoefs.t() * styles * g  # [O, I]: demodulation x styles x gain
-            weight = (self.weight * scale[:, :, None, None]).to(self.dtype)
-            x = self._conv(x, weight, bias)
+        if n == 1 and self.fold_weight:
+            scale = (dcoefs.t() * styles * g).to(self.dtype)  # [O, I]: demodulation x styles x gain
+            x = self._conv(x, self.weight_lp * scale[:, :, None, None], bias)
         else:
             x = x * styles.to(self.dtype)[:, :, None, None]
-            x = self._conv(x, self.weight.to(self.dtype), None)
-            x.mul_((dcoefs * g).to(self.dtype)[:, :, None, None]).add_(bias[None, :, None, None])
+            x = self._conv(x, self.weight_lp, None)
+            x = torch.addcmul(bias[None, :, None, None], x, (dcoefs * g).to(self.dtype)[:, :, None, None])
         if layer.use_noise and noise_mode == "const":
             assert self.noise_const is not None
             x.add_((self.noise_const * g).to(self.dtype))
@@ -128,11 +174,12 @@ class FastLayer:
 class FastToRGB:
     def __init__(self, torgb: ToRGB, dtype: torch.dtype) -> None:
         self.torgb, self.dtype = torgb, dtype
+        self.affine = FastDense(torgb.affine)
         self.weight = torgb.weight.detach().to(torch.float32)  # [C, I, 1, 1]
         self.bias = torgb.bias.detach().to(torch.float32)
 
     def __call__(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        styles = self.torgb.affine(w).to(torch.float32) * self.torgb.weight_gain  # [N, I]
+        styles = self.affine(w.to(torch.float32)) * self.torgb.weight_gain  # [N, I]
         if x.shape[0] == 1:
             y = F.conv2d(
                 x, (self.weight * styles[0][None, :, None, None]).to(self.dtype), self.bias.to(self.dtype)
@@ -234,7 +281,7 @@ class FastStyleGAN2:
         self.reference = g
         self.z_dim, self.c_dim, self.w_dim = g.z_dim, g.c_dim, g.w_dim
         self.img_resolution, self.img_channels, self.num_ws = g.img_resolution, g.img_channels, g.num_ws
-        self.mapping = g.mapping
+        self.mapping = FastMapping(g.mapping)
         self.synthesis = synthesis
 
     @property
