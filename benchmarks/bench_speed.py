@@ -229,8 +229,8 @@ def run_case(case: Case, args: argparse.Namespace, device: torch.device) -> list
         z = torch.randn(batch, 512, generator=torch.Generator().manual_seed(batch)).to(device)
         gens = {p: accelerate(ours, device, p) for p in precisions}
         if args.compile and device.type == "cuda":
-            for p, g in list(gens.items()):
-                gens[f"{p}+compile"] = compiled(g)
+            for p in precisions:
+                gens[f"{p}+graphs"] = accelerate(ours, device, p, compile=True)
         if device.type == "cpu":  # the engine renders CPU batches row by row (batch independence)
 
             def call(g: Any, z: torch.Tensor = z) -> torch.Tensor:
@@ -284,17 +284,6 @@ def run_case(case: Case, args: argparse.Namespace, device: torch.device) -> list
     return rows
 
 
-def compiled(g: Any) -> Any:
-    """The generator with its synthesis under torch.compile (CUDA graphs: mode reduce-overhead)."""
-    synthesis = torch.compile(g.synthesis, mode="reduce-overhead", dynamic=False)
-
-    class Compiled:
-        def render(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
-            return synthesis(g.mapping(z, None, psi=psi)).clone()
-
-    return Compiled()
-
-
 HEADER = (
     f"{'model':11s} {'impl':10s} {'precision':13s} {'batch':>5s} {'img/s':>8s} {'p50 ms':>8s} "
     f"{'p99 ms':>8s} {'GFLOP/img':>9s} {'GFLOP/s':>8s} {'%peak':>6s} {'vs NV':>6s} "
@@ -321,7 +310,7 @@ def main() -> None:
     ap.add_argument("--batch", nargs="+", type=int, default=None, help="default: 1 (CPU), 1 16 64 (GPU)")
     ap.add_argument("--precision", nargs="+", choices=["fp32", "bf16", "fp16"], default=None)
     ap.add_argument("--all", action="store_true", help="every model at 256 and 1024")
-    ap.add_argument("--compile", action="store_true", help="also torch.compile + CUDA graphs (GPU)")
+    ap.add_argument("--compile", action="store_true", help="also rows with torch.compile + CUDA graphs (GPU)")
     ap.add_argument("--repeats", type=int, default=None, help="timed calls per row (default 5 CPU, 30 GPU)")
     ap.add_argument("--warmup", type=int, default=None)
     ap.add_argument("--no-nvidia", action="store_true", help="skip NVIDIA's generator")
@@ -338,15 +327,14 @@ def main() -> None:
     args.batch = args.batch or ([1, 16, 64] if gpu else [1])
     args.repeats = args.repeats or (30 if gpu else 5)
     args.warmup = args.warmup if args.warmup is not None else (3 if gpu else 1)
-    if gpu:
+    if gpu:  # PyTorch's defaults otherwise (cuDNN may use TF32 for "fp32" convolutions, both sides)
         torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = False  # fp32 rows stay fp32, like NVIDIA's defaults
-        torch.backends.cudnn.allow_tf32 = False
     name = torch.cuda.get_device_name(device) if gpu else (platform.processor() or platform.machine())
     print(
         f"device: {device} ({name}; {torch.get_num_threads()} threads, bf16 instructions: {cpu_has_bf16()}), "
         f"torch {torch.__version__}; NVIDIA side: {os.environ.get('LATENTWALK_NVIDIA_SRC') or 'none'}; "
         f"{args.repeats} timed calls per row, interleaved; latency = one call of `batch` images"
+        + (f"; cuDNN TF32: {torch.backends.cudnn.allow_tf32}" if gpu else "")
     )
     print(HEADER)
     for model in args.models:

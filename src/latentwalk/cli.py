@@ -31,7 +31,7 @@ class Context:
 
     def worker(self) -> InferenceWorker:
         s = self.settings
-        return InferenceWorker(s.cache_dir, s.device, s.max_batch, s.model_cache_size)
+        return InferenceWorker(s.cache_dir, s.device, s.max_batch, s.model_cache_size, s.cuda_graphs)
 
 
 class LatentwalkGroup(click.Group):

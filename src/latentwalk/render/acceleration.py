@@ -71,8 +71,13 @@ class AutocastGenerator:
         return run
 
 
-def accelerate(g: Any, device: torch.device, precision: Precision = "fp32") -> Any:
-    """The fastest generator we have for `g` at `precision` on `device` (same protocol as `g`)."""
+def accelerate(g: Any, device: torch.device, precision: Precision = "fp32", compile: bool = False) -> Any:
+    """The fastest generator we have for `g` at `precision` on `device` (same protocol as `g`).
+
+    compile: on a CUDA device, run StyleGAN2's synthesis through torch.compile in "reduce-overhead"
+    mode (CUDA graphs): each batch size is compiled once on first use (slow: tens of seconds) and
+    replayed after that, which removes the per-layer launch overhead. Ignored elsewhere.
+    """
     if isinstance(g, StyleGAN2Generator):
         dtype = DTYPES[precision]
         low_from = None
@@ -81,23 +86,43 @@ def accelerate(g: Any, device: torch.device, precision: Precision = "fp32") -> A
                 dtype = torch.float32  # float16 without a clamp can overflow: NVIDIA stays in fp32 too
             res = g.cfg.block_resolutions
             low_from = res[max(0, len(res) - FP16_RESOLUTIONS)]
-        return FastStyleGAN2(g, FastSynthesis(g.synthesis, dtype, low_from))
+        fast = FastStyleGAN2(g, FastSynthesis(g.synthesis, dtype, low_from))
+        if compile and device.type == "cuda":
+            fast.synthesis = CudaGraphSynthesis(fast.synthesis)
+        return fast
     if precision == "fp32":
         return g
     return AutocastGenerator(g, device.type, DTYPES[precision])
 
 
+class CudaGraphSynthesis:
+    """A synthesis callable under torch.compile(mode="reduce-overhead"): one CUDA graph per shape.
+
+    Graph outputs live in memory the next replay overwrites, so each result is cloned."""
+
+    def __init__(self, synthesis: Any) -> None:
+        self.eager = synthesis
+        self.blocks = synthesis.blocks
+        self.num_ws = synthesis.num_ws
+        self._compiled = torch.compile(synthesis, mode="reduce-overhead", dynamic=False)
+
+    def __call__(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        if noise_mode == "random":  # fresh noise each call: keep it out of the captured graph
+            return self.eager(ws, noise_mode=noise_mode)
+        return self._compiled(ws.contiguous(), noise_mode=noise_mode).clone()
+
+
 class AcceleratedCache:
     """accelerate() results per (generator, precision), dropped when the generator is."""
 
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
+    def __init__(self, device: torch.device, compile: bool = False) -> None:
+        self.device, self.compile = device, compile
         self._cache: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
     def get(self, g: Any, precision: Precision) -> Any:
         per_model = self._cache.setdefault(g, {})
         if precision not in per_model:
-            per_model[precision] = accelerate(g, self.device, precision)
+            per_model[precision] = accelerate(g, self.device, precision, compile=self.compile)
         return per_model[precision]
 
     def clear(self) -> None:

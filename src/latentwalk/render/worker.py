@@ -165,6 +165,7 @@ class InferenceWorker:
         device: str = "auto",
         max_batch: int = 16,
         cache_size: int = 2,
+        cuda_graphs: bool = False,
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self.device = pick_device(device)
@@ -176,7 +177,7 @@ class InferenceWorker:
         )
         self._pinned: dict[ModelRef, tuple[LoadedModel, ModelInfo]] = {}
         self._hashes = ContentHashes()
-        self._fast = AcceleratedCache(self.device)
+        self._fast = AcceleratedCache(self.device, compile=cuda_graphs)
         self._thread: threading.Thread | None = None
         self._stopped = False
         self.batches_run = 0  # counters for tests and status
