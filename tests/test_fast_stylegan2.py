@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import write_tiny_dcgan
 from latentwalk.backends import LoadedModel
 from latentwalk.catalog import ModelRef
 from latentwalk.errors import InvalidRequest
@@ -15,7 +16,7 @@ from latentwalk.models import ops
 from latentwalk.models.fast_stylegan2 import upsample2x
 from latentwalk.models.procedural import ProceduralGenerator
 from latentwalk.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator
-from latentwalk.render.acceleration import AutocastGenerator, accelerate
+from latentwalk.render.acceleration import AcceleratedCache, AutocastGenerator, accelerate
 from latentwalk.render.images import to_uint8
 from latentwalk.render.worker import InferenceWorker, RenderRequest
 
@@ -141,3 +142,19 @@ def test_worker_renders_with_the_fast_path_and_the_requested_precision(tmp_path:
     assert np.array_equal(one[0], fp32[1])  # a row never depends on its batch
     diff = np.abs(bf16.astype(int) - fp32)
     assert 0 < diff.mean() < 3
+
+
+def test_accelerated_cache_builds_once_and_forgets_evicted_models(tmp_path: Path) -> None:
+    g = tiny_stylegan2()
+    cache = AcceleratedCache(torch.device("cpu"))
+    fast = cache.get(g, "fp32")
+    assert cache.get(g, "fp32") is fast and cache.get(g, "bf16") is not fast
+    cache.forget(g)
+    assert len(cache) == 0 and cache.get(g, "fp32") is not fast
+    # The worker forgets the fast version of a model its LRU cache evicts.
+    a = ModelRef(name="a", path=write_tiny_dcgan(tmp_path / "a.pt", seed=1))
+    b = ModelRef(name="b", path=write_tiny_dcgan(tmp_path / "b.pt", seed=2))
+    with InferenceWorker(tmp_path, device="cpu", cache_size=1) as worker:
+        for ref in (a, b, a):
+            worker.render(RenderRequest(ref, np.zeros([1, 8], np.float32), precision="bf16"))
+        assert len(worker._fast) == 1

@@ -12,7 +12,6 @@ Reduced precision changes pixels by a few grey levels: benchmarks/bench_speed.py
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -113,17 +112,23 @@ class CudaGraphSynthesis:
 
 
 class AcceleratedCache:
-    """accelerate() results per (generator, precision), dropped when the generator is."""
+    """accelerate() results per (generator, precision); the worker forgets a generator it evicts."""
 
     def __init__(self, device: torch.device, compile: bool = False) -> None:
         self.device, self.compile = device, compile
-        self._cache: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+        self._cache: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(generator) -> (generator, fast)
 
     def get(self, g: Any, precision: Precision) -> Any:
-        per_model = self._cache.setdefault(g, {})
+        per_model = self._cache.setdefault(id(g), (g, {}))[1]
         if precision not in per_model:
             per_model[precision] = accelerate(g, self.device, precision, compile=self.compile)
         return per_model[precision]
+
+    def forget(self, g: Any) -> None:
+        self._cache.pop(id(g), None)
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     def clear(self) -> None:
         self._cache.clear()

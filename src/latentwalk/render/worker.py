@@ -451,7 +451,8 @@ class InferenceWorker:
         entry = (loaded, describe(ref.name, loaded))
         self._models[key] = entry
         while len(self._models) > self.cache_size:
-            self._models.popitem(last=False)
+            evicted = self._models.popitem(last=False)[1][0]
+            self._fast.forget(evicted.generator)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         return entry
