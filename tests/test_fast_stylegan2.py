@@ -16,6 +16,7 @@ from latentwalk.models import ops
 from latentwalk.models.fast_stylegan2 import upsample2x
 from latentwalk.models.procedural import ProceduralGenerator
 from latentwalk.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator
+from latentwalk.models.stylegan3_design import design_stylegan3, random_stylegan3
 from latentwalk.render.acceleration import AcceleratedCache, AutocastGenerator, accelerate
 from latentwalk.render.images import to_uint8
 from latentwalk.render.worker import InferenceWorker, RenderRequest
@@ -158,3 +159,18 @@ def test_accelerated_cache_builds_once_and_forgets_evicted_models(tmp_path: Path
         for ref in (a, b, a):
             worker.render(RenderRequest(ref, np.zeros([1, 8], np.float32), precision="bf16"))
         assert len(worker._fast) == 1
+
+
+def test_stylegan3_in_bf16_maps_in_fp32_and_keeps_its_transform() -> None:
+    cfg = design_stylegan3(
+        config="T", img_resolution=32, channel_base=1024, channel_max=64, z_dim=16, w_dim=16
+    )
+    g = random_stylegan3(cfg)
+    fast = accelerate(g, torch.device("cpu"), "bf16")
+    z = torch.randn(1, 16, generator=torch.Generator().manual_seed(4))
+    with torch.inference_mode():
+        want = g.render(z, psi=0.7, transform=(0.1, 0.0, 10.0))
+        got = fast.render(z, psi=0.7, transform=(0.1, 0.0, 10.0))
+        assert fast.mapping(z, psi=0.7).dtype == torch.float32
+    assert got.dtype == torch.float32 and got.shape == want.shape
+    assert 0 < (got - want).abs().max() < 0.1  # bf16 really ran, and stayed close

@@ -52,11 +52,22 @@ class AutocastGenerator:
             if hasattr(g, name):
                 setattr(self, name, getattr(g, name))
         self.capabilities = getattr(g, "capabilities", ())
-        if hasattr(g, "mapping"):
-            self.mapping = g.mapping  # the mapping network stays in float32
-        if hasattr(g, "synthesis"):
+        if hasattr(g, "mapping") and hasattr(g, "synthesis"):
+            self.mapping = g.mapping  # the mapping network (and its truncation) stays in float32
             self.synthesis = self._wrap(g.synthesis)
-        self.render = self._wrap(g.render)
+            self.render = self._render_w
+        else:
+            self.render = self._wrap(g.render)
+
+    def _render_w(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        psi: float = 1.0,
+        cutoff: int | None = None,
+        **kw: Any,
+    ) -> torch.Tensor:
+        return self.synthesis(self.mapping(z, c, psi=psi, cutoff=cutoff), **kw)
 
     @property
     def w_avg(self) -> torch.Tensor:
