@@ -228,6 +228,8 @@ def run_case(case: Case, args: argparse.Namespace, device: torch.device) -> list
     for batch in args.batch:
         z = torch.randn(batch, 512, generator=torch.Generator().manual_seed(batch)).to(device)
         gens = {p: accelerate(ours, device, p) for p in precisions}
+        if args.reference:
+            gens["reference"] = ours  # the plain modules of models/ (what the fast paths are tested against)
         if args.compile and device.type == "cuda":
             for p in precisions:
                 gens[f"{p}+graphs"] = accelerate(ours, device, p, compile=True)
@@ -263,6 +265,7 @@ def run_case(case: Case, args: argparse.Namespace, device: torch.device) -> list
             precision = (
                 name.split("+")[0] if name != "nvidia" else ("fp16" if device.type == "cuda" else "fp32")
             )
+            precision = "fp32" if precision == "reference" else precision
             peak = peak_tflops(device, precision, args.peak_tflops)
             rows.append(
                 dict(
@@ -314,6 +317,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=None, help="timed calls per row (default 5 CPU, 30 GPU)")
     ap.add_argument("--warmup", type=int, default=None)
     ap.add_argument("--no-nvidia", action="store_true", help="skip NVIDIA's generator")
+    ap.add_argument("--reference", action="store_true", help="also time our plain reference modules")
     ap.add_argument(
         "--peak-tflops", type=float, default=None, help="the device's peak, for the %%peak column"
     )
