@@ -94,9 +94,11 @@ def test_reduced_precision_is_close_and_float32_out(precision: str) -> None:
     with torch.inference_mode():
         want = g.render(z, psi=0.7)
         got = torch.cat([fast.render(z[i : i + 1], psi=0.7) for i in range(2)])
-    assert got.dtype == torch.float32
-    worst, mean = _grey_diff(got, want)
-    assert mean < 3 and worst < 64, (worst, mean)  # close to fp32 but, unlike fp32, not exact
+        batch = fast.render(z, psi=0.7)  # the shared-weight form (float16: with normalised weights)
+    assert got.dtype == batch.dtype == torch.float32
+    for out in (got, batch):
+        worst, mean = _grey_diff(out, want)
+        assert mean < 3 and worst < 64, (worst, mean)  # close to fp32 but, unlike fp32, not exact
     if precision == "bf16":
         assert worst > 0  # the bf16 path really ran in bf16
 
@@ -174,3 +176,19 @@ def test_stylegan3_in_bf16_maps_in_fp32_and_keeps_its_transform() -> None:
         assert fast.mapping(z, psi=0.7).dtype == torch.float32
     assert got.dtype == torch.float32 and got.shape == want.shape
     assert 0 < (got - want).abs().max() < 0.1  # bf16 really ran, and stayed close
+
+
+def test_fp16_batches_do_not_overflow_with_large_styles() -> None:
+    g = tiny_stylegan2(res=16)
+    with torch.no_grad():
+        for name, p in g.synthesis.named_parameters():
+            if name.endswith("affine.bias") and "torgb" not in name:
+                p.mul_(3000)  # styles in the thousands: x * styles would overflow float16 unscaled
+    fast = accelerate(g, torch.device("cpu"), "fp16")
+    z = torch.randn(2, 16, generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        want = g.render(z, psi=0.7)
+        got = fast.render(z, psi=0.7)
+    assert torch.isfinite(got).all()
+    worst, mean = _grey_diff(got, want)
+    assert mean < 3, (worst, mean)

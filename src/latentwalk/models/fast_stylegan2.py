@@ -119,8 +119,14 @@ class FastLayer:
         self.up = layer.up
         self.affine = FastDense(layer.affine)
         w = layer.weight.detach().to(torch.float32)
-        self.weight = w  # [O, I, 3, 3]
-        self.weight_lp = w.to(dtype)  # cast once, for the shared-weight form
+        self.normalise = dtype == torch.float16
+        if self.normalise:
+            # float16 (as NVIDIA does): scale each output channel's weight to at most 1/sqrt(fan-in),
+            # and each sample's styles to at most 1, so x * styles and the convolution's sums stay
+            # far from float16's limit. The demodulation divides both scales out again.
+            fan_in = w[0].numel()
+            w = w / (math.sqrt(fan_in) * w.abs().amax(dim=[1, 2, 3], keepdim=True).clamp_min(1e-30))
+        self.weight_lp = w.to(dtype)  # cast once
         self.wsq = w.square().sum(dim=[2, 3])  # [O, I], for the demodulation
         # Scaling the weight costs O*I*k*k; scaling activations costs I*H_in*W_in + O*H*W. Small
         # feature maps (the low resolutions) take the second, shared-weight form even for one image.
@@ -143,6 +149,8 @@ class FastLayer:
         layer = self.layer
         n = x.shape[0]
         styles = self.affine(w.to(torch.float32))  # [N, I]
+        if self.normalise:
+            styles = styles / styles.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
         dcoefs = (styles.square() @ self.wsq.t() + 1e-8).rsqrt()  # [N, O]
         g = math.sqrt(2.0) * gain  # lrelu gain; folded before the activation (g > 0)
         bias = (self.bias * g).to(self.dtype)
