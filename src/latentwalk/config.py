@@ -44,6 +44,20 @@ class Settings:
     )
     max_batch: int = field(default=16, metadata={"help": "largest batch the engine runs at once"})
     model_cache_size: int = field(default=2, metadata={"help": "loaded models kept in memory"})
+    cuda_graphs: bool = field(
+        default=False,
+        metadata={
+            "help": "on a GPU, compile StyleGAN2 with torch.compile + CUDA graphs: faster frames, "
+            "tens of seconds to compile per batch size (env LATENTWALK_CUDA_GRAPHS=1)"
+        },
+    )
+    preview_precision: str = field(
+        default="fp32",
+        metadata={
+            "help": "explorer preview precision: fp32, or bf16 (faster on CPUs with bf16 instructions, "
+            "a few grey levels off; export stays fp32) (env LATENTWALK_PREVIEW_PRECISION)"
+        },
+    )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced."""
@@ -64,10 +78,13 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         ("device", str),
         ("host", str),
         ("model", str),
+        ("preview_precision", str),
     ):
         value = env.get(f"LATENTWALK_{name.upper()}")
         if value:
             over[name] = conv(value)
+    if env.get("LATENTWALK_CUDA_GRAPHS"):
+        over["cuda_graphs"] = env["LATENTWALK_CUDA_GRAPHS"].lower() in ("1", "true", "yes")
     if env.get("LATENTWALK_PORT"):
         over["port"] = int(env["LATENTWALK_PORT"])
     return s.with_overrides(**over)

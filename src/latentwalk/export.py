@@ -28,6 +28,7 @@ from latentwalk import __version__
 from latentwalk.animation.frames import FramePlan, render_frames
 from latentwalk.errors import ExportCancelled, ExportError, InvalidRequest
 from latentwalk.render.worker import InferenceWorker
+from latentwalk.threaded import threaded_map
 
 Format = Literal["mp4", "mov", "png", "gif", "webp"]
 FORMATS: tuple[Format, ...] = ("mp4", "mov", "png", "gif", "webp")
@@ -124,12 +125,15 @@ def export_frames(
                 progress(done, total)
 
     try:
+        # Generation (the worker thread), collecting and resizing (a stage thread) and encoding
+        # (this thread, or the video stages) overlap; bounded queues keep memory flat.
+        stream = threaded_map(lambda frame: frame, frames(), depth=8, name="export-frames")
         if options.fmt in ("mp4", "mov"):
-            _write_video(temp, frames(), options)
+            _write_video(temp, stream, options)
         elif options.fmt == "png":
-            _write_png_folder(temp, frames())
+            _write_png_folder(temp, stream)
         else:
-            _write_pillow_animation(temp, frames(), options)
+            _write_pillow_animation(temp, stream, options)
         if final.is_dir():
             shutil.rmtree(final)
         os.replace(temp, final)
@@ -156,12 +160,17 @@ def _write_video(path: Path, frames: Iterator[np.ndarray], options: ExportOption
             stream = container.add_stream("prores_ks", rate=rate)
             stream.pix_fmt = "yuv422p10le"
             stream.options = {"profile": "2"}  # ProRes 422
-        first = True
-        for frame in frames:
-            if first:
-                stream.height, stream.width = frame.shape[:2]
-                first = False
+        pix_fmt = stream.pix_fmt
+
+        def convert(frame: np.ndarray) -> av.VideoFrame:  # colour conversion, off the encoding thread
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[..., :3]), format="rgb24")
+            return vf.reformat(format=pix_fmt)
+
+        first = True
+        for vf in threaded_map(convert, frames, depth=4, name="export-convert"):
+            if first:
+                stream.height, stream.width = vf.height, vf.width
+                first = False
             for packet in stream.encode(vf):
                 container.mux(packet)
         for packet in stream.encode():

@@ -18,6 +18,7 @@ from latentwalk.directions.offsets import check_offsets, frame_offsets
 from latentwalk.errors import InvalidRequest
 from latentwalk.filters import apply_view_filter
 from latentwalk.latents import class_label
+from latentwalk.render.acceleration import Precision
 from latentwalk.render.worker import InferenceWorker, ModelInfo, RenderRequest
 from latentwalk.styles import truncate_w
 
@@ -31,6 +32,7 @@ class FramePlan:
     settings: AnimationSettings
     keys: np.ndarray  # [K, z_dim] float32 keyframe latents
     key_ws: np.ndarray | None = None  # [K, num_ws, w_dim] mapped keyframes (space 'w' only)
+    precision: Precision = "fp32"  # the explorer's preview precision; export renders in fp32
 
     @property
     def total(self) -> int:
@@ -48,7 +50,9 @@ class FramePlan:
             ws = latents_at(s, self.key_ws, indices)
             if w_off is not None:
                 ws = ws + w_off
-            return RenderRequest(self.model, ws=ws.astype(np.float32), noise_mode=s.noise_mode)
+            return RenderRequest(
+                self.model, ws=ws.astype(np.float32), noise_mode=s.noise_mode, precision=self.precision
+            )
         z = latents_at(s, self.keys, indices)
         if z_off is not None:
             z = z + z_off
@@ -61,6 +65,7 @@ class FramePlan:
             cutoff=s.cutoff,
             noise_mode=s.noise_mode,
             w_offset=w_offset,
+            precision=self.precision,
         )
 
     def z_at(self, index: int) -> tuple[np.ndarray, bool]:
@@ -78,7 +83,9 @@ class FramePlan:
         payload = self.settings.model_dump(mode="json", exclude={"fps"})
         h = hashlib.sha256()
         h.update(
-            json.dumps([self.model.name, self.info.details.get("sha256"), payload, fmt, quality]).encode()
+            json.dumps(
+                [self.model.name, self.info.details.get("sha256"), payload, fmt, quality, self.precision]
+            ).encode()
         )
         h.update(self.keys.tobytes())
         if self.key_ws is not None:

@@ -27,6 +27,7 @@ import torch
 from latentwalk.backends import LoadedModel, load_model_file
 from latentwalk.catalog import ModelRef
 from latentwalk.errors import InvalidRequest, LatentwalkError, ModelNotFound, RenderError, WorkerStopped
+from latentwalk.render.acceleration import AcceleratedCache, Precision, check_precision
 from latentwalk.render.images import to_uint8
 from latentwalk.types import NOISE_MODES, NoiseMode, has_w_space
 from latentwalk.zoo import load_zoo_model
@@ -48,6 +49,7 @@ class RenderRequest:
     ws: np.ndarray | None = None  # [N, num_ws, w_dim]; when given, z, c, psi and cutoff are unused
     transform: tuple[float, float, float] | None = None  # (translate x, translate y, rotate degrees)
     w_offset: np.ndarray | None = None  # [N, num_ws, w_dim] added to the mapped ws (directions in w)
+    precision: Precision = "fp32"  # "bf16"/"fp16": faster, a few grey levels off (render/acceleration.py)
 
     @property
     def latents(self) -> np.ndarray:
@@ -69,6 +71,7 @@ class RenderRequest:
             self.ws is None,
             self.transform,
             self.w_offset is None,
+            self.precision,
         )
 
 
@@ -167,6 +170,7 @@ class InferenceWorker:
         device: str = "auto",
         max_batch: int = 16,
         cache_size: int = 2,
+        cuda_graphs: bool = False,
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self.device = pick_device(device)
@@ -178,6 +182,7 @@ class InferenceWorker:
         )
         self._pinned: dict[ModelRef, tuple[LoadedModel, ModelInfo]] = {}
         self._hashes = ContentHashes()
+        self._fast = AcceleratedCache(self.device, compile=cuda_graphs)
         self._thread: threading.Thread | None = None
         self._stopped = False
         self.batches_run = 0  # counters for tests and status
@@ -233,6 +238,7 @@ class InferenceWorker:
             or not np.isfinite(request.w_offset).all()
         ):
             raise InvalidRequest("a w offset must be a finite [N, num_ws, w_dim] array beside latents z")
+        check_precision(request.precision)
         if request.transform is not None and not all(np.isfinite(v) for v in request.transform):
             raise InvalidRequest("translation and rotation must be finite numbers")
         return self._submit(_Job("render", concurrent.futures.Future(), request=request))
@@ -347,6 +353,7 @@ class InferenceWorker:
             if kind == "unload":
                 self._models.clear()
                 self._pinned.clear()
+                self._fast.clear()
                 result: Any = None
             elif kind == "register":
                 job = jobs[0]
@@ -427,7 +434,7 @@ class InferenceWorker:
         reqs = [j.request for j in jobs if j.request is not None]
         first = reqs[0]
         loaded, info = self._get(first.model)
-        g = loaded.generator
+        g = self._fast.get(loaded.generator, first.precision)
         for r in reqs:
             self._check(r, info)
         extra: dict[str, Any] = {}
@@ -484,7 +491,8 @@ class InferenceWorker:
         entry = (loaded, describe(ref.name, loaded))
         self._models[key] = entry
         while len(self._models) > self.cache_size:
-            self._models.popitem(last=False)
+            evicted = self._models.popitem(last=False)[1][0]
+            self._fast.forget(evicted.generator)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         return entry

@@ -19,7 +19,7 @@ from latentwalk.config import Settings
 from latentwalk.errors import LatentwalkError
 from latentwalk.playback.stage import Stage, build_stage
 from latentwalk.render.worker import InferenceWorker
-from latentwalk.server import directions, exports, library, playback, routes
+from latentwalk.server import directions, exports, library, playback, precision, routes
 from latentwalk.server.controls import router as controls_router
 from latentwalk.server.state import AppState, error_body, error_status
 from latentwalk.server.ws import Session, same_origin
@@ -78,6 +78,7 @@ def create_app(
     app.include_router(playback.router)
     app.include_router(controls_router)
     app.include_router(directions.router)
+    app.include_router(precision.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.middleware("http")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import struct
@@ -45,6 +46,7 @@ class RenderMessage(BaseModel):
     quality: int = Field(85, ge=1, le=100)
     start: int = Field(0, ge=0)
     end: int | None = Field(None, ge=1)
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # preview precision (render/acceleration.py)
 
 
 class CancelMessage(BaseModel):
@@ -159,7 +161,7 @@ class Session:
     async def _render(self, msg: RenderMessage) -> None:
         t0 = time.perf_counter()
         try:
-            plan = await self._plan(msg.settings, msg.latents)
+            plan = dataclasses.replace(await self._plan(msg.settings, msg.latents), precision=msg.precision)
             end = plan.total if msg.end is None else min(msg.end, plan.total)
             if msg.start >= end:
                 raise InvalidRequest(

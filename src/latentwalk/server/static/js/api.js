@@ -55,6 +55,8 @@ const enc = encodeURIComponent;
 export const api = {
   models: () => call("GET", "/api/models"),
   model: () => call("GET", "/api/model"),
+  precision: () => call("GET", "/api/precision"),
+  comparePrecision: (precision) => call("POST", "/api/precision/compare", { precision }),
   setModel: (name, snapshot = null) => call("POST", "/api/model", { name, snapshot }),
   z: (seeds) => call("GET", `/api/z?seeds=${seeds.join(",")}`),
 

@@ -112,13 +112,14 @@ function pixelSettings(settings) {
 }
 
 /** Names everything that decides the frames' pixels: model, settings, keyframes, steps, format. */
-export function renderKey({ model, chain, settings, format }) {
+export function renderKey({ model, chain, settings, format, precision = "fp32" }) {
   const ids = chain.keyframes.map((k) => k.id).join(",");
   return [
     model.name,
     model.snapshot ?? "",
     model.sha256 ?? "",
     format,
+    precision,
     JSON.stringify(pixelSettings(settings)),
     ids,
     chain.steps.join(","),
@@ -146,6 +147,7 @@ function segmentDeps(chain, s, settings) {
 export function sharedPrefix(a, b) {
   if (!a || !b) return 0;
   if (a.model.name !== b.model.name || a.model.sha256 !== b.model.sha256 || a.format !== b.format) return 0;
+  if ((a.precision ?? "fp32") !== (b.precision ?? "fp32")) return 0;
   if (JSON.stringify(pixelSettings(a.settings)) !== JSON.stringify(pixelSettings(b.settings))) return 0;
   const total = Math.min(frameCount(a.chain.steps), frameCount(b.chain.steps));
   if (a.settings.noise_mode === "random") return 0;

@@ -29,6 +29,7 @@ export class Renderer {
       chain: state.chain,
       settings: state.settings,
       format: state.format,
+      precision: state.precision,
     };
   }
 
@@ -92,7 +93,7 @@ export class Renderer {
   }
 
   #send(render) {
-    const { chain, settings, format } = render.request;
+    const { chain, settings, format, precision } = render.request;
     const sent = this.socket.send({
       type: "render",
       id: render.id,
@@ -102,6 +103,7 @@ export class Renderer {
       quality: 90,
       start: render.start,
       end: null,
+      precision: precision ?? "fp32",
     });
     if (!sent) this.#update({ status: "interrupted" });
   }

@@ -50,6 +50,7 @@ export function initialState() {
     stepsPerTransition: 24,
     settings: { ...DEFAULT_SETTINGS, view_filter: { ...DEFAULT_SETTINGS.view_filter } },
     format: "jpeg", // frames over the socket: "jpeg" | "png" (a view preference, not saved)
+    precision: "fp32", // preview precision: "fp32" | "bf16" (a view preference, not saved)
     render: null, // see render.js: {id, key, total, request, status, error, ms, width, height}
     arrived: 0, // frames of render.key in the cache
     stale: false, // the chain or settings changed since the frames on screen were asked for
