@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from latentwalk.animation.frames import plan_async
-from latentwalk.animation.schema import AnimationSettings, check_latents, check_name
+from latentwalk.animation.schema import AnimationSettings, check_latents, check_name, latent_array
 from latentwalk.errors import ExportCancelled, LatentwalkError, NameNotFound
 from latentwalk.export import MAX_SIZE, ExportOptions, export_frames
 from latentwalk.server.state import AppState
@@ -71,7 +70,7 @@ async def start_export(request: Request, body: ExportBody) -> dict[str, Any]:
     st: AppState = request.app.state.lw
     name = check_name(body.name)
     info = await st.worker.info_async(st.model)
-    keys = check_latents(np.asarray(body.latents, dtype=np.float64), len(body.settings.keyframes), info.z_dim)
+    keys = check_latents(latent_array(body.latents), len(body.settings.keyframes), info.z_dim)
     plan = await plan_async(st.worker, st.model, body.settings, keys)
     options = ExportOptions(
         fmt=body.format, fps=body.fps or body.settings.fps, size=body.size, upscale=body.upscale
