@@ -44,6 +44,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        exports.sweep_exports(settings.data_dir / "exports")  # temporaries of a killed earlier run
         yield
         for s in owned:
             s.close()
