@@ -279,3 +279,58 @@ def test_model_loading_from_the_web_takes_names_never_paths(worker: InferenceWor
             assert_error(c.post("/api/model", json={"name": spec}), 404, "ModelNotFound")
         assert c.post("/api/model", json={"name": "tiny"}).json()["name"] == "tiny"  # a listed name works
         assert c.post("/api/model", json={"name": "procedural"}).status_code == 200  # and the zoo
+
+
+# ---------------------------------------------------------------------------- the real server
+
+
+def test_serve_beyond_loopback_prints_a_token_and_requires_it(tmp_path: Path) -> None:
+    """`latentwalk serve --host 0.0.0.0`: the printed address carries a generated token, and requests
+    without it are refused while the printed address works (as does LATENTWALK_TOKEN)."""
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    from browser_support import free_port, subprocess_env
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "latentwalk", "--cache-dir", str(tmp_path / "cache"), "--data-dir",
+           str(tmp_path / "data"), "serve", "--dummy", "--host", "0.0.0.0", "--port", str(port)]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path, env=subprocess_env(tmp_path)
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        assert proc.stdout is not None
+        deadline, line = time.monotonic() + 120, ""
+        while "open http" not in line and time.monotonic() < deadline:
+            line = proc.stdout.readline().decode()
+            assert line or proc.poll() is None, "the server exited"
+        token = re.search(r"\?token=([A-Za-z0-9_-]+)", line)
+        assert token, line
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):  # the banner is printed just before uvicorn listens
+            try:
+                opener.open(f"{base}/api/health", timeout=2)
+            except urllib.error.HTTPError as exc:
+                with exc:
+                    assert exc.code == 401 and json.loads(exc.read())["error"]["type"] == "Unauthorized"
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the server did not answer")
+        with opener.open(f"{base}/?token={token.group(1)}", timeout=10) as r:
+            assert r.status == 200 and "HttpOnly" in r.headers["set-cookie"]
+        req = urllib.request.Request(
+            f"{base}/api/models", headers={"Authorization": f"Bearer {token.group(1)}"}
+        )
+        with opener.open(req, timeout=10) as r:
+            assert r.status == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        if proc.stdout is not None:
+            proc.stdout.close()
