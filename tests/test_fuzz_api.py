@@ -28,7 +28,12 @@ FUZZ_EXAMPLES = 25
 SLOW_EXAMPLES = 300
 # Streams that run until the client leaves: no single response to check (tested in test_playback_http).
 STREAMS = ("/stream.mjpg",)
-SETTINGS = {"deadline": None, "suppress_health_check": list(HealthCheck), "derandomize": False}
+SETTINGS = {
+    "deadline": None,
+    "suppress_health_check": list(HealthCheck),
+    "derandomize": False,
+    "database": None,
+}
 
 
 @pytest.fixture(scope="module")
