@@ -4,6 +4,7 @@ read. No errors, every client served, the slow ones hold no backlog (benchmarks/
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib.util
 import sys
 from pathlib import Path
@@ -31,7 +32,10 @@ def run_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seconds: float, sl
     write_tiny_dcgan(tmp_path / "models" / "tiny.pt")  # 16 px: the load is on the server, not the model
     proc, base = b.start_server(tmp_path, "tiny")
     try:
-        fig = asyncio.run(b.drive(base, proc.pid, clients=50, slow=slow, seconds=seconds, steps=4, seed=1))
+        # A thread of its own: Playwright's sync API (browser tests) may hold a running loop in this one.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            drive = b.drive(base, proc.pid, clients=50, slow=slow, seconds=seconds, steps=4, seed=1)
+            fig = pool.submit(asyncio.run, drive).result()
         alive = proc.poll() is None
     finally:
         proc.terminate()
