@@ -12,6 +12,9 @@ import pytest
 from latentwalk.render.worker import InferenceWorker
 
 REPO = Path(__file__).resolve().parent.parent
+# Starlette's TestClient sends `Host: testserver`; apps under it must accept that name
+# (Settings(allowed_hosts=TESTSERVER)), as a real server accepts its configured names.
+TESTSERVER = ("testserver",)
 
 
 def shared_cache_dir() -> Path:

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from conftest import write_tiny_dcgan
+from conftest import TESTSERVER, write_tiny_dcgan
 from latentwalk.animation.schema import AnimationSettings
 from latentwalk.animation.timeline import latents_at
 from latentwalk.catalog import ModelRef
@@ -33,7 +33,12 @@ def client(worker: InferenceWorker, tmp_path: Path) -> Iterator[TestClient]:
     models = tmp_path / "models"
     write_tiny_dcgan(models / "tinyrun" / "network-snapshot-000010.pt", seed=1)
     write_tiny_dcgan(models / "tinyrun" / "network-snapshot-000020.pt", seed=2)
-    settings = Settings(models_dirs=(models,), cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
+    settings = Settings(
+        models_dirs=(models,),
+        cache_dir=tmp_path / "cache",
+        data_dir=tmp_path / "data",
+        allowed_hosts=TESTSERVER,
+    )
     with TestClient(create_app(settings, worker, PROC)) as c:
         yield c
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import TESTSERVER
 from latentwalk.catalog import ModelRef
 from latentwalk.config import Settings
 from latentwalk.latents import seeds_to_z
@@ -24,7 +25,10 @@ PROC = ModelRef(name="procedural", zoo="procedural")
 
 def _app(tmp_path: Path, worker: InferenceWorker) -> TestClient:
     settings = Settings(
-        models_dirs=(tmp_path / "models",), cache_dir=tmp_path / "cache", data_dir=tmp_path / "data"
+        models_dirs=(tmp_path / "models",),
+        cache_dir=tmp_path / "cache",
+        data_dir=tmp_path / "data",
+        allowed_hosts=TESTSERVER,
     )
     return TestClient(create_app(settings, worker, PROC))
 

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from starlette.websockets import WebSocketDisconnect
 
+from conftest import TESTSERVER
 from latentwalk.animation.store import AnimationStore
 from latentwalk.config import Settings
 from latentwalk.errors import MissingExtra
@@ -33,7 +34,9 @@ from test_playback_osc import TINY, register_tiny, save
 @pytest.fixture
 def client(worker: InferenceWorker, tmp_path: Path) -> Iterator[TestClient]:
     register_tiny(worker)
-    settings = Settings(models_dirs=(), cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
+    settings = Settings(
+        models_dirs=(), cache_dir=tmp_path / "cache", data_dir=tmp_path / "data", allowed_hosts=TESTSERVER
+    )
     store = AnimationStore(settings.data_dir / "animations")
     save(store, "walk", 96, (1, 2))
     stage = build_stage(worker, store, (), settings.data_dir, lambda: TINY, PlayerOptions(fps=30))

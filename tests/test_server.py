@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from conftest import TESTSERVER
 from latentwalk.catalog import ModelRef
 from latentwalk.config import Settings
 from latentwalk.latents import seeds_to_z
@@ -22,7 +23,12 @@ PROC = ModelRef(name="procedural", zoo="procedural")
 
 @pytest.fixture
 def client(worker: InferenceWorker, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(models_dirs=(tmp_path / "models",), cache_dir=tmp_path / "cache", data_dir=tmp_path)
+    settings = Settings(
+        models_dirs=(tmp_path / "models",),
+        cache_dir=tmp_path / "cache",
+        data_dir=tmp_path,
+        allowed_hosts=TESTSERVER,
+    )
     with TestClient(create_app(settings, worker, PROC)) as c:
         yield c
 

@@ -579,10 +579,38 @@ def _live_options(f: Any) -> Any:
         click.option("--ndi", is_flag=True, help="Also send the frames as an NDI source (needs ndi-python)."),
         click.option("--host", help="Address to bind (default 127.0.0.1)."),
         click.option("--port", type=int, help="Port (default 8080)."),
+        click.option(
+            "--token",
+            help="Access token every request must carry (default: none on loopback, "
+            "a generated one otherwise; env LATENTWALK_TOKEN).",
+        ),
+        click.option(
+            "--allowed-host",
+            "allowed_hosts",
+            multiple=True,
+            help="Another host name the server answers to (repeatable).",
+        ),
+        click.option(
+            "--osc-allow",
+            "osc_allow",
+            multiple=True,
+            help="A sender address or network OSC accepts when bound beyond loopback (repeatable).",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def _with_access(
+    settings: Settings, token: str | None, allowed_hosts: tuple[str, ...], osc_allow: tuple[str, ...]
+) -> Settings:
+    """The access flags over the settings (repeated flags add to the configured lists)."""
+    return settings.with_overrides(
+        token=token,
+        allowed_hosts=(*settings.allowed_hosts, *allowed_hosts) if allowed_hosts else None,
+        osc_allow=(*settings.osc_allow, *osc_allow) if osc_allow else None,
+    )
 
 
 def _run_live_server(
@@ -622,7 +650,7 @@ def _run_live_server(
         log.info("model %s ready (%s, %dx%d)", info.name, info.family, info.resolution, info.resolution)
         apps.append(create_app(settings, worker, ref, store=stage.player.store, stage=stage))
         if osc_port:
-            stage.listen_osc(osc_host, osc_port)
+            stage.listen_osc(osc_host, osc_port, settings.osc_allow)
         if target is not None:
             stage.announce_osc(*target)
         if ndi:
@@ -632,7 +660,14 @@ def _run_live_server(
         if names:
             stage.player.apply(Play(names)).result(timeout=600)
         base = f"http://{settings.host}:{settings.port}"
-        click.echo(f"latentwalk {__version__}: open {base}/  (Ctrl+C stops)")
+        token = apps[0].state.access.token
+        click.echo(
+            f"latentwalk {__version__}: open {base}/{f'?token={token}' if token else ''}  (Ctrl+C stops)"
+        )
+        if token:
+            click.echo(
+                "  every request needs this token (?token=, the cookie it sets, or Authorization: Bearer)"
+            )
         click.echo(f"  output page {base}/output   MJPEG {base}/stream.mjpg")
         if stage.osc is not None:
             click.echo(f"  OSC in udp://{osc_host}:{stage.osc.port} (/latentwalk/...)")
@@ -668,11 +703,13 @@ def serve(
     ndi: bool,
     host: str | None,
     port: int | None,
+    **access: Any,
 ) -> None:
     """Start the web explorer at http://127.0.0.1:8080 (with live playback: /output, /stream.mjpg)."""
     from latentwalk.playback.player import PlayerOptions
 
     settings = obj.settings.with_overrides(host=host, port=port, model="procedural" if dummy else model_name)
+    settings = _with_access(settings, **access)
     _run_live_server(obj, settings, (), PlayerOptions(), osc_port, osc_host, osc_target, midi_port, ndi)
 
 
@@ -721,12 +758,14 @@ def play(
     ndi: bool,
     host: str | None,
     port: int | None,
+    **access: Any,
 ) -> None:
     """Play saved animations live, in order, on a steady clock: a full-screen page at /output, MJPEG
     at /stream.mjpg, OSC control on port 9000 (and the explorer at /)."""
     from latentwalk.playback.player import PlayerOptions
 
     settings = obj.settings.with_overrides(host=host, port=port, model="procedural" if dummy else model_name)
+    settings = _with_access(settings, **access)
     options = PlayerOptions(fps=fps, speed=speed, loop=loop, late=late)  # type: ignore[arg-type]
     _run_live_server(obj, settings, names, options, osc_port, osc_host, osc_target, midi_port, ndi)
 

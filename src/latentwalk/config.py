@@ -58,6 +58,27 @@ class Settings:
             "a few grey levels off; export stays fp32) (env LATENTWALK_PREVIEW_PRECISION)"
         },
     )
+    token: str | None = field(
+        default=None,
+        metadata={
+            "help": "access token the server asks for (env LATENTWALK_TOKEN); one is generated when "
+            "the server binds beyond loopback without one"
+        },
+    )
+    allowed_hosts: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "extra host names the server answers to, besides its address and localhost "
+            "(env LATENTWALK_ALLOWED_HOSTS, comma-separated)"
+        },
+    )
+    osc_allow: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "senders (addresses or networks) OSC input accepts when bound beyond loopback "
+            "(env LATENTWALK_OSC_ALLOW, comma-separated); loopback only when empty"
+        },
+    )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced."""
@@ -85,6 +106,12 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
             over[name] = conv(value)
     if env.get("LATENTWALK_CUDA_GRAPHS"):
         over["cuda_graphs"] = env["LATENTWALK_CUDA_GRAPHS"].lower() in ("1", "true", "yes")
+    if env.get("LATENTWALK_TOKEN"):
+        over["token"] = env["LATENTWALK_TOKEN"]
+    for name in ("allowed_hosts", "osc_allow"):
+        value = env.get(f"LATENTWALK_{name.upper()}")
+        if value:
+            over[name] = tuple(v.strip() for v in value.split(",") if v.strip())
     if env.get("LATENTWALK_PORT"):
         over["port"] = int(env["LATENTWALK_PORT"])
     return s.with_overrides(**over)

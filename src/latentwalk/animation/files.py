@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import logging
+import math
 import os
 import shutil
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from latentwalk.errors import StorageError
 
@@ -118,3 +121,30 @@ def remove_quietly(path: Path) -> None:
             remove_path(path)
     except OSError as exc:
         log.warning("could not remove %s (%s); it is cleaned up later", path, exc.strerror)
+
+
+def load_npy(raw: bytes) -> Any:
+    """A plain .npy array from bytes, refusing one whose header claims more data than the bytes hold
+    (numpy would first allocate what the header says: a 100-byte file could ask for terabytes).
+
+    Raises:
+        ValueError: not a plain .npy array, or its header does not match its size.
+    """
+    import numpy as np
+
+    buf = io.BytesIO(raw)
+    try:
+        version = np.lib.format.read_magic(buf)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(buf)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(buf)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except (ValueError, EOFError, SyntaxError, TypeError) as exc:
+        raise ValueError(f"not a plain .npy array ({exc})") from None
+    need = math.prod(shape) * dtype.itemsize
+    have = len(raw) - buf.tell()
+    if dtype.hasobject or need > have:
+        raise ValueError(f"the header claims {shape} {dtype} ({need} bytes) but the file holds {have} bytes")
+    return np.load(io.BytesIO(raw), allow_pickle=False)

@@ -8,7 +8,6 @@ it. The vectors are stored as float32, like every keyframe latent.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from latentwalk.animation.files import load_npy
 from latentwalk.animation.schema import (
     MAX_STEPS,
     NAME_MAX,
@@ -177,7 +177,7 @@ def _read(path: Path) -> bytes:
 
 def _load_npy(path: Path) -> np.ndarray:
     try:
-        return np.load(io.BytesIO(_read(path)), allow_pickle=False)
+        return load_npy(_read(path))
     except (ValueError, OSError, EOFError) as exc:
         raise InvalidRequest(f"{path} is not a plain numeric .npy array ({exc})") from None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -192,6 +192,18 @@ class Animation(AnimationSettings):
             return check_name(name)
         except InvalidRequest as exc:
             raise ValueError(str(exc)) from None
+
+
+def latent_array(values: Any, what: str = "keyframe latents") -> np.ndarray:
+    """Nested lists of numbers from a request as a float64 array.
+
+    Raises:
+        InvalidRequest: the rows have different lengths, or hold something other than numbers.
+    """
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise InvalidRequest(f"{what} must be rows of numbers, all of the same length") from None
 
 
 def check_latents(latents: np.ndarray, keyframes: int, z_dim: int) -> np.ndarray:

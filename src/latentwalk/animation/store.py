@@ -55,6 +55,7 @@ from pydantic import ValidationError
 from latentwalk.animation.files import (
     file_lock,
     fsync_dir,
+    load_npy,
     read_nofollow,
     remove_path,
     remove_quietly,
@@ -457,6 +458,11 @@ class AnimationStore:
                     f"the animation {name!r} is damaged: {path} is a symbolic link, which latentwalk "
                     "never follows; replace it by the file itself"
                 ) from None
+            if exc.errno == errno.EFBIG:
+                raise CorruptAnimation(
+                    f"the animation {name!r} is damaged: {path.name} is {exc.strerror}, far more than an "
+                    "animation holds"
+                ) from None
             raise StorageError(f"cannot read the animation {name!r}: {exc.strerror} ({path})") from None
 
     def _read_animation(self, folder: Path, name: str) -> Animation:
@@ -490,7 +496,7 @@ class AnimationStore:
     def _read_latents(self, folder: Path, name: str, keyframes: int) -> np.ndarray:
         raw = self._read(folder / "latents.npy", _LATENTS_LIMIT, name)
         try:
-            arr = np.load(io.BytesIO(raw), allow_pickle=False)
+            arr = load_npy(raw)
         except (ValueError, OSError, EOFError) as exc:
             raise CorruptAnimation(
                 f"the animation {name!r} is damaged: latents.npy is not a plain .npy array ({exc})"

@@ -24,6 +24,7 @@ def looks_like_torch_zip(head: bytes) -> bool:
 
 def load_state_dict_file(data: bytes, name: str) -> LoadedModel:
     """Load a DCGAN generator from a torch zip checkpoint (a state dict, or a dict holding one)."""
+    check_zip_sizes(data, name)
     try:
         obj: Any = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -44,6 +45,39 @@ def load_state_dict_file(data: bytes, name: str) -> LoadedModel:
     )
 
 
+MAX_DCGAN_LAYERS = 11  # 4096 pixels
+MAX_UNPACKED = 16 << 30  # bytes a checkpoint may unpack to
+BOMB_RATIO = 100  # torch stores its entries uncompressed; a big entry squeezed 100:1 is a zip bomb
+BOMB_MIN = 64 << 20
+
+
+def check_zip_sizes(data: bytes, name: str) -> None:
+    """Refuse a zip whose entries would unpack to far more than the file holds (a zip bomb), before
+    anything is decompressed. The sizes checked are the ones the readers allocate by.
+
+    Raises:
+        CorruptModelFile: not a readable zip, or its entries claim absurd unpacked sizes.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise CorruptModelFile(f"{name} is not a readable PyTorch checkpoint ({exc})") from None
+    total = sum(i.file_size for i in infos)
+    if total > MAX_UNPACKED:
+        raise CorruptModelFile(
+            f"{name}: its entries would unpack to {total / 2**30:.0f} GiB "
+            f"(at most {MAX_UNPACKED >> 30} GiB); "
+            "refusing what looks like a zip bomb"
+        )
+    for i in infos:
+        if i.file_size > BOMB_MIN and i.file_size > BOMB_RATIO * max(1, i.compress_size):
+            raise CorruptModelFile(
+                f"{name}: entry {i.filename} would unpack {i.compress_size} bytes into {i.file_size}; "
+                "refusing what looks like a zip bomb (PyTorch stores its tensors uncompressed)"
+            )
+
+
 def _find_state_dict(obj: Any) -> dict[str, torch.Tensor] | None:
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         return obj
@@ -58,12 +92,22 @@ def _find_state_dict(obj: Any) -> dict[str, torch.Tensor] | None:
 
 def _load_dcgan(state: dict[str, torch.Tensor], name: str) -> LoadedModel:
     first = state["main.0.weight"]  # [z_dim, C0, 4, 4] (ConvTranspose2d: in, out, k, k)
-    convs = sorted(
-        (int(k.split(".")[1]), v) for k, v in state.items() if k.endswith(".weight") and v.ndim == 4
-    )
+    try:
+        convs = sorted(
+            (int(k.split(".")[1]), v) for k, v in state.items() if k.endswith(".weight") and v.ndim == 4
+        )
+    except (ValueError, IndexError):
+        raise CorruptModelFile(
+            f"{name}: DCGAN tensor names are not main.N.weight ({list(state)[:6]})"
+        ) from None
     z_dim, last = int(first.shape[0]), convs[-1][1]
     img_channels = int(last.shape[1])
     base = int(last.shape[0])
+    if len(convs) > MAX_DCGAN_LAYERS:
+        raise CorruptModelFile(
+            f"{name}: {len(convs)} transposed convolutions would make {4 * 2 ** (len(convs) - 1)}-pixel "
+            f"images; at most {MAX_DCGAN_LAYERS} layers are loaded"
+        )
     resolution = 4 * 2 ** (len(convs) - 1)
     model = DCGANGenerator(z_dim=z_dim, base_channels=base, img_channels=img_channels, resolution=resolution)
     expected = model.state_dict()

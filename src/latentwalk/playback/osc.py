@@ -22,6 +22,7 @@ Unknown addresses and arguments of the wrong type or range are logged and ignore
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 from collections.abc import Callable
@@ -162,17 +163,68 @@ def command_for(address: str, args: tuple[Any, ...]) -> c.Command:
     raise KeyError(address)
 
 
+def sender_filter(allow: tuple[str, ...] | list[str]) -> Callable[[str], bool]:
+    """A test of sender addresses: loopback always, plus the addresses and networks in `allow`.
+
+    Raises:
+        InvalidRequest: an entry is neither an address nor a network (e.g. 192.168.1.0/24).
+    """
+    nets = []
+    for entry in allow:
+        try:
+            nets.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise InvalidRequest(
+                f"OSC allow entry {entry!r} is not an address or a network such as 192.168.1.0/24"
+            ) from None
+
+    def allowed(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.split("%")[0])
+        except ValueError:
+            return False
+        if ip.is_loopback or (ip.version == 6 and ip.ipv4_mapped is not None and ip.ipv4_mapped.is_loopback):
+            return True
+        return any(ip in net for net in nets)
+
+    return allowed
+
+
+class _FilteredServer(BlockingOSCUDPServer):
+    """The OSC UDP server, answering only senders its filter allows (others are counted and dropped)."""
+
+    def __init__(self, address: tuple[str, int], dispatcher: Dispatcher, control: OscControl) -> None:
+        super().__init__(address, dispatcher)
+        self.control = control
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        if not self.control.sender_allowed(str(client_address[0])):
+            self.control.refused_sender(str(client_address[0]))
+            return False
+        return bool(super().verify_request(request, client_address))
+
+
 class OscControl:
-    """An OSC server on UDP that turns messages into player commands (on its own thread)."""
+    """An OSC server on UDP that turns messages into player commands (on its own thread).
+
+    Only loopback senders are heard unless `allow` names more (addresses or networks): binding to a
+    wider address alone does not let the whole network drive the show."""
 
     def __init__(
-        self, apply: Callable[[c.Command], Any], host: str = "127.0.0.1", port: int = DEFAULT_PORT
+        self,
+        apply: Callable[[c.Command], Any],
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        allow: tuple[str, ...] = (),
     ) -> None:
         self.apply = apply
         self.host = host
         self.port = port
+        self.allow = tuple(allow)
+        self.sender_allowed = sender_filter(self.allow)
         self.received = 0
         self.ignored = 0
+        self.refused = 0
         self._warned: set[str] = set()
         self._server: BlockingOSCUDPServer | None = None
         self._thread: threading.Thread | None = None
@@ -193,6 +245,14 @@ class OscControl:
         self.apply(command)
         return command
 
+    def refused_sender(self, address: str) -> None:
+        self.refused += 1
+        self._ignore(
+            f"sender:{address}",
+            f"ignoring OSC from {address}: not an allowed sender "
+            "(add it with --osc-allow or LATENTWALK_OSC_ALLOW)",
+        )
+
     def _ignore(self, key: str, message: str) -> None:
         self.ignored += 1
         if key in self._warned:
@@ -211,7 +271,7 @@ class OscControl:
         # A handler's return value would be sent back as a reply: answer nothing.
         dispatcher.set_default_handler(lambda address, *args: None if self.handle(address, *args) else None)
         try:
-            self._server = BlockingOSCUDPServer((self.host, self.port), dispatcher)
+            self._server = _FilteredServer((self.host, self.port), dispatcher, self)
         except OSError as exc:
             raise InvalidRequest(
                 f"cannot listen for OSC on {self.host}:{self.port} ({exc.strerror}): "
@@ -223,6 +283,10 @@ class OscControl:
         )
         self._thread.start()
         log.info("listening for OSC on udp://%s:%d", self.host, self.port)
+        if not self.allow and self.host not in ("127.0.0.1", "::1", "localhost"):
+            log.warning(
+                "OSC listens on %s but hears only this machine until --osc-allow names senders", self.host
+            )
         return self
 
     def close(self) -> None:

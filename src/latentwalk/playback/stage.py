@@ -55,8 +55,8 @@ class Stage:
             "learned": None if learned is None else learned.__dict__,
         }
 
-    def listen_osc(self, host: str, port: int) -> OscControl:
-        self.osc = OscControl(self.player.apply, host, port).start()
+    def listen_osc(self, host: str, port: int, allow: tuple[str, ...] = ()) -> OscControl:
+        self.osc = OscControl(self.player.apply, host, port, allow).start()
         self._closers.append(self.osc.close)
         return self.osc
 

@@ -379,6 +379,14 @@ class InferenceWorker:
             for job in jobs:
                 job.future.set_exception(exc)
         except Exception as exc:  # a model failing must not kill the worker
+            if len(jobs) > 1 and jobs[0].kind == "render":
+                # A batch failed (out of memory, or one bad request): retry each request alone, so
+                # only the one that fails by itself gets the error.
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                for job in jobs:
+                    self._run_group([job])
+                return
             log.exception("inference failed")
             err = RenderError(f"rendering failed: {type(exc).__name__}: {exc}")
             for job in jobs:

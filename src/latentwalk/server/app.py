@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from latentwalk import __version__
 from latentwalk.animation.bookmarks import BookmarkStore
@@ -21,6 +22,7 @@ from latentwalk.playback.stage import Stage, build_stage
 from latentwalk.render.worker import InferenceWorker
 from latentwalk.server import directions, exports, library, playback, precision, routes
 from latentwalk.server.controls import router as controls_router
+from latentwalk.server.security import Access, AccessGuard
 from latentwalk.server.state import AppState, error_body, error_status
 from latentwalk.server.ws import Session, same_origin
 
@@ -43,6 +45,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        exports.sweep_exports(settings.data_dir / "exports")  # temporaries of a killed earlier run
         yield
         for s in owned:
             s.close()
@@ -65,6 +68,14 @@ def create_app(
     async def _latentwalk_error(_: Request, exc: LatentwalkError) -> JSONResponse:
         return JSONResponse(error_body(type(exc).__name__, str(exc)), status_code=error_status(exc))
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Starlette's own refusals (no such route, wrong method) in the one error shape too.
+        kind = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
+        return JSONResponse(
+            error_body(kind, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
@@ -80,6 +91,9 @@ def create_app(
     app.include_router(directions.router)
     app.include_router(precision.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    # Token, Host and Origin checks on every request and WebSocket (server/security.py).
+    app.state.access = Access.from_settings(settings)
+    app.add_middleware(AccessGuard, access=app.state.access)
 
     @app.middleware("http")
     async def _same_origin_and_fresh_static(request: Request, call_next):  # type: ignore[no-untyped-def]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import logging
+import os
 import shutil
 import threading
 import uuid
@@ -11,17 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from latentwalk.animation.frames import plan_async
-from latentwalk.animation.schema import AnimationSettings, check_latents, check_name
+from latentwalk.animation.schema import AnimationSettings, check_latents, check_name, latent_array
 from latentwalk.errors import ExportCancelled, LatentwalkError, NameNotFound
 from latentwalk.export import MAX_SIZE, ExportOptions, export_frames
 from latentwalk.server.state import AppState
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 MAX_JOBS = 32
 
@@ -71,7 +75,7 @@ async def start_export(request: Request, body: ExportBody) -> dict[str, Any]:
     st: AppState = request.app.state.lw
     name = check_name(body.name)
     info = await st.worker.info_async(st.model)
-    keys = check_latents(np.asarray(body.latents, dtype=np.float64), len(body.settings.keyframes), info.z_dim)
+    keys = check_latents(latent_array(body.latents), len(body.settings.keyframes), info.z_dim)
     plan = await plan_async(st.worker, st.model, body.settings, keys)
     options = ExportOptions(
         fmt=body.format, fps=body.fps or body.settings.fps, size=body.size, upscale=body.upscale
@@ -93,11 +97,7 @@ async def start_export(request: Request, body: ExportBody) -> dict[str, Any]:
         try:
             out = export_frames(st.worker, plan, folder / name, options, progress=progress, cancel=job.cancel)
             if out.is_dir():  # a PNG sequence downloads as one zip
-                archive = out.with_name(out.name + ".zip")
-                with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
-                    for png in sorted(out.iterdir()):
-                        zf.write(png, f"{name}/{png.name}")
-                out = archive
+                out = _zipped(out, name)
             job.path, job.state = out, "done"
         except ExportCancelled:
             job.state = "cancelled"
@@ -105,9 +105,54 @@ async def start_export(request: Request, body: ExportBody) -> dict[str, Any]:
         except LatentwalkError as exc:
             job.state, job.error = "error", str(exc)
             shutil.rmtree(folder, ignore_errors=True)
+        except Exception as exc:  # a full disk while zipping, or a bug: the job says so, never hangs
+            log.exception("export %s failed", job.id)
+            what = "the disk is full" if getattr(exc, "errno", None) == errno.ENOSPC else str(exc)
+            job.state, job.error = "error", f"could not write {name}: {what}; nothing was left behind"
+            shutil.rmtree(folder, ignore_errors=True)
 
     asyncio.get_running_loop().run_in_executor(None, run)
     return job.as_dict()
+
+
+def _zipped(folder: Path, name: str) -> Path:
+    """The PNG folder as one zip beside it, written under a temporary name and renamed into place
+    (a killed export never leaves a half-written zip under the final name)."""
+    archive = folder.with_name(folder.name + ".zip")
+    temp = folder.with_name(f".{archive.name}.partial")
+    try:
+        with zipfile.ZipFile(temp, "w", zipfile.ZIP_STORED) as zf:
+            for png in sorted(folder.iterdir()):
+                zf.write(png, f"{name}/{png.name}")
+        os.replace(temp, archive)
+    finally:
+        temp.unlink(missing_ok=True)
+    return archive
+
+
+def sweep_exports(root: Path) -> int:
+    """Remove the temporaries of exports an earlier run left unfinished (killed, power cut); returns
+    how many. Finished files stay; a job folder left empty goes."""
+    if not root.is_dir() or root.is_symlink():
+        return 0
+    removed = 0
+    for job_dir in root.iterdir():
+        if not job_dir.is_dir() or job_dir.is_symlink():
+            continue
+        for child in job_dir.iterdir():
+            if child.name.startswith(".") and ".partial" in child.name:
+                _remove_path(child)
+                removed += 1
+        with contextlib.suppress(OSError):
+            job_dir.rmdir()  # only when empty
+    return removed
+
+
+def _remove_path(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _job(request: Request, job_id: str) -> ExportJob:

@@ -14,7 +14,13 @@ from pydantic import BaseModel, Field
 from latentwalk.animation.bookmarks import BookmarkStore
 from latentwalk.animation.frames import filtered, plan_async
 from latentwalk.animation.marrow import import_marrow
-from latentwalk.animation.schema import Animation, AnimationSettings, ModelIdentity, check_latents
+from latentwalk.animation.schema import (
+    Animation,
+    AnimationSettings,
+    ModelIdentity,
+    check_latents,
+    latent_array,
+)
 from latentwalk.animation.store import AnimationStore, library_name
 from latentwalk.errors import NameNotFound
 from latentwalk.render.images import encode
@@ -72,7 +78,7 @@ async def _prepare(
     """The Animation record, its checked latents, and a thumbnail (the animation's middle frame)."""
     name = library_name(name)  # a clear InvalidRequest before anything else
     ident, z_dim = await _identity(st)
-    keys = check_latents(np.asarray(latents, dtype=np.float64), len(settings.keyframes), z_dim)
+    keys = check_latents(latent_array(latents), len(settings.keyframes), z_dim)
     anim = Animation(name=name, model=ident, **settings.model_dump())
     plan = await plan_async(st.worker, st.model, settings, keys)
     mid = np.array([plan.total // 2])
@@ -165,8 +171,8 @@ async def import_from_marrow(request: Request, body: MarrowBody) -> dict[str, An
     """Import an animation written by the Marrow GAN Explorer (source/dest z vectors + info.json)."""
     st, store, _ = _state(request)
     ident, z_dim = await _identity(st)
-    source = np.asarray(body.source, dtype=np.float64)
-    dest = np.asarray(body.dest, dtype=np.float64)
+    source = latent_array(body.source, "source")
+    dest = latent_array(body.dest, "dest")
     final = await asyncio.to_thread(import_marrow, source, dest, body.info, z_dim, ident, store, body.name)
     return _entry_json(await asyncio.to_thread(store.entry, final))
 
@@ -182,7 +188,7 @@ async def list_bookmarks(request: Request) -> dict[str, Any]:
 async def add_bookmark(request: Request, body: BookmarkBody) -> dict[str, Any]:
     st, _, bookmarks = _state(request)
     ident, z_dim = await _identity(st)
-    z = check_latents(np.asarray([body.z], dtype=np.float64), 1, z_dim)[0]
+    z = check_latents(latent_array([body.z], "z"), 1, z_dim)[0]
     bm = await asyncio.to_thread(bookmarks.add, body.name, z, ident)
     return bm.model_dump(mode="json")  # type: ignore[no-any-return]
 

@@ -23,7 +23,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from latentwalk.animation.frames import FramePlan, batches, filtered, plan_async
-from latentwalk.animation.schema import AnimationSettings, check_latents
+from latentwalk.animation.schema import AnimationSettings, check_latents, latent_array
 from latentwalk.errors import InvalidRequest, LatentwalkError
 from latentwalk.render.images import encode
 from latentwalk.server.state import AppState, error_body
@@ -142,7 +142,7 @@ class Session:
 
     async def _plan(self, settings: AnimationSettings, latents: list[list[float]]) -> FramePlan:
         info = await self.state.worker.info_async(self.state.model)
-        keys = check_latents(np.asarray(latents, dtype=np.float64), len(settings.keyframes), info.z_dim)
+        keys = check_latents(latent_array(latents), len(settings.keyframes), info.z_dim)
         return await plan_async(self.state.worker, self.state.model, settings, keys)
 
     async def _answer_latent(self, msg: LatentMessage) -> None:
