@@ -234,7 +234,10 @@ def test_names_in_paths_never_escape_the_data_folder(worker: InferenceWorker, tm
         tried = 0
         for method, template in routes:
             for name in [*BAD_NAMES, str(victim), f"../../outside/{victim.name}"]:
-                url = re.sub(r"\{[^}]+\}", quote(name, safe=""), template)
+                segment = quote(name, safe="")
+                if set(segment) == {"."}:  # a bare dot segment: the client would resolve it away
+                    segment = segment.replace(".", "%2E")
+                url = re.sub(r"\{[^}]+\}", segment, template)
                 body = next((b for k, b in bodies.items() if template.endswith(k)), {})
                 r = c.request(method.upper(), url, json=body if method in ("put", "post") else None)
                 tried += 1

@@ -13,7 +13,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from conftest import write_tiny_dcgan
+from conftest import TESTSERVER, write_tiny_dcgan
 from latentwalk.animation.frames import plan
 from latentwalk.animation.schema import AnimationSettings
 from latentwalk.backends import LoadedModel
@@ -31,7 +31,10 @@ from latentwalk.server.ws import FRAME_HEADER
 def client(worker: InferenceWorker, tmp_path: Path) -> Iterator[TestClient]:
     path = write_tiny_dcgan(tmp_path / "models" / "tiny.pt", seed=3)
     settings = Settings(
-        models_dirs=(tmp_path / "models",), cache_dir=tmp_path / "cache", data_dir=tmp_path / "data"
+        allowed_hosts=TESTSERVER,
+        models_dirs=(tmp_path / "models",),
+        cache_dir=tmp_path / "cache",
+        data_dir=tmp_path / "data",
     )
     with TestClient(create_app(settings, worker, ModelRef(name="tiny", path=path))) as c:
         yield c
@@ -216,7 +219,9 @@ def test_slider_layer_ranges_on_a_stylegan_model(worker: InferenceWorker, tmp_pa
 
     ref = _tiny_stylegan(worker)
     info = worker.info(ref)
-    settings = Settings(models_dirs=(), cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
+    settings = Settings(
+        allowed_hosts=TESTSERVER, models_dirs=(), cache_dir=tmp_path / "cache", data_dir=tmp_path / "data"
+    )
     DirectionStore(tmp_path / "data" / "directions").put(
         info, [Direction("coarse", "pca", "w", unit(np.ones(8)), std=0.7)]
     )

@@ -28,7 +28,10 @@ from latentwalk.render.worker import InferenceWorker
 from latentwalk.server.app import create_app
 from nvpickle_writer import broken_pickles, build_stylegan2, dumps_network_pickle, hostile_pickles
 
-LOADS_WITHOUT_RUNNING = {"module_src_exec"}  # NVIDIA's loader would exec module_src; ours never does
+LOADS_WITHOUT_RUNNING = {
+    "module_src_exec",  # NVIDIA's loader would exec module_src; ours never does
+    "tensorflow_pickle",  # a TF StyleGAN2 pickle (issue 8): its build_module_src is kept as text, never run
+}
 BIT_FLIPS = 12
 
 

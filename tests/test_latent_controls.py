@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from conftest import TESTSERVER
 from latentwalk.backends import load_model_bytes
 from latentwalk.catalog import ModelRef
 from latentwalk.config import Settings
@@ -37,7 +38,9 @@ def sg2(worker: InferenceWorker) -> Any:
 
 
 def _client(worker: InferenceWorker, tmp_path: Path, model: ModelRef) -> TestClient:
-    settings = Settings(models_dirs=(), cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
+    settings = Settings(
+        allowed_hosts=TESTSERVER, models_dirs=(), cache_dir=tmp_path / "cache", data_dir=tmp_path / "data"
+    )
     return TestClient(create_app(settings, worker, model))
 
 

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from conftest import TESTSERVER
 from latentwalk.backends import LoadedModel
 from latentwalk.catalog import ModelRef
 from latentwalk.config import Settings, settings_from_env
@@ -30,7 +31,11 @@ TINY = ModelRef(name="tiny-sg2", zoo="tiny-sg2")
 def client(worker: InferenceWorker, tmp_path: Path) -> Iterator[TestClient]:
     worker.register(TINY, LoadedModel(tiny_stylegan2(), {"family": "stylegan2"}))
     settings = Settings(
-        models_dirs=(tmp_path,), cache_dir=tmp_path / "c", data_dir=tmp_path / "d", preview_precision="bf16"
+        allowed_hosts=TESTSERVER,
+        models_dirs=(tmp_path,),
+        cache_dir=tmp_path / "c",
+        data_dir=tmp_path / "d",
+        preview_precision="bf16",
     )
     with TestClient(create_app(settings, worker, TINY)) as c:
         yield c
