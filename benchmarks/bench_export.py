@@ -2,6 +2,7 @@
 machine, with the share of the time spent generating versus encoding and writing.
 
 Run: .venv/bin/python benchmarks/bench_export.py [--model dcgan-faces] [--frames 288] [--size 512]
+     [--stylegan2 RES]  (a random-weight StyleGAN2 config-f at RES instead of a zoo model)
 Targets: under 10 s for MP4 on two CPU cores (issue 5); encoding adds under 15% to generation
 time (issue 9). "adds" = (export time - generation time) / generation time, against generation
 with the same upscaling (as the export pipelines it) and against bare generation.
@@ -19,6 +20,7 @@ import numpy as np
 
 from latentwalk.animation.frames import plan, render_frames
 from latentwalk.animation.schema import AnimationSettings
+from latentwalk.backends.base import LoadedModel
 from latentwalk.catalog import ModelRef
 from latentwalk.export import ExportOptions, _resized, export_frames
 from latentwalk.latents import seeds_to_z
@@ -31,11 +33,19 @@ def main() -> None:
     ap.add_argument("--model", default="dcgan-faces")
     ap.add_argument("--frames", type=int, default=288)
     ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--stylegan2", type=int, metavar="RES", help="a random StyleGAN2-f of this size")
     ap.add_argument("--rounds", type=int, default=3, help="alternating generation-only and MP4 runs")
     ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "latentwalk-bench-cache")
     args = ap.parse_args()
     ref = ModelRef(name=args.model, zoo=args.model)
     with InferenceWorker(args.cache_dir, device="cpu") as worker, tempfile.TemporaryDirectory() as tmp:
+        if args.stylegan2:
+            from bench_speed import Case, build_ours  # the same random config-f as the speed runner
+
+            args.model = f"random-stylegan2-f-{args.stylegan2}"
+            ref = ModelRef(name=args.model, zoo=args.model)
+            g = build_ours(Case("sg2", "sg2", args.stylegan2))
+            worker.register(ref, LoadedModel(g, {"family": "stylegan2"}))
         info = worker.info(ref)
         settings = AnimationSettings(keyframes=[{"seed": 1}, {"seed": 2}], steps=[args.frames])
         p = plan(worker, ref, settings, seeds_to_z([1, 2], info.z_dim).astype(np.float32))
