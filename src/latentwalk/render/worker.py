@@ -16,6 +16,7 @@ import hashlib
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,11 +111,12 @@ class ModelInfo:
 
 @dataclass
 class _Job:
-    kind: str  # "render" | "map" | "info" | "register" | "unload"
+    kind: str  # "render" | "map" | "info" | "register" | "unload" | "call"
     future: concurrent.futures.Future[Any]
     request: RenderRequest | None = None
     model: ModelRef | None = None
     loaded: LoadedModel | None = None
+    fn: Callable[[LoadedModel | None, torch.device], Any] | None = None
 
 
 def pick_device(spec: str = "auto") -> torch.device:
@@ -271,6 +273,15 @@ class InferenceWorker:
         job.loaded = loaded
         return self._submit(job).result()
 
+    def call(
+        self, fn: Callable[[LoadedModel | None, torch.device], Any], model: ModelRef | None = None
+    ) -> concurrent.futures.Future[Any]:
+        """Queue `fn(loaded_model_or_None, device)` to run on the worker thread, with autograd on.
+
+        For work that is not a plain render (projection steps, image translation): it keeps the
+        device's one owner, and a long job split into short calls lets renders run in between."""
+        return self._submit(_Job("call", concurrent.futures.Future(), model=model, fn=fn))
+
     def unload(self) -> None:
         """Drop every cached model (queued, so it never races a render)."""
         self._submit(_Job("unload", concurrent.futures.Future())).result()
@@ -340,6 +351,12 @@ class InferenceWorker:
                 result = self._get(jobs[0].model)[1]
             elif kind == "map":
                 result = self._map(jobs[0].request)
+            elif kind == "call":
+                job = jobs[0]
+                assert job.fn is not None
+                loaded = self._get(job.model)[0] if job.model is not None else None
+                with torch.inference_mode(False), torch.enable_grad():
+                    result = job.fn(loaded, self.device)
             else:
                 self._render_batch(jobs)
                 return
