@@ -19,7 +19,7 @@ from latentwalk.config import Settings
 from latentwalk.errors import LatentwalkError
 from latentwalk.playback.stage import Stage, build_stage
 from latentwalk.render.worker import InferenceWorker
-from latentwalk.server import exports, library, playback, routes
+from latentwalk.server import exports, imagein, library, playback, routes
 from latentwalk.server.state import AppState, error_body, error_status
 from latentwalk.server.ws import Session, same_origin
 
@@ -75,6 +75,7 @@ def create_app(
     app.include_router(library.router)
     app.include_router(exports.router)
     app.include_router(playback.router)
+    app.include_router(imagein.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.middleware("http")
@@ -93,6 +94,10 @@ def create_app(
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(str(STATIC / "index.html"), headers={"Cache-Control": "no-cache"})
+
+    @app.get("/in", include_in_schema=False)
+    async def in_page() -> FileResponse:
+        return FileResponse(str(STATIC / "in.html"), headers={"Cache-Control": "no-cache"})
 
     @app.websocket("/ws")
     async def socket(ws: WebSocket) -> None:
