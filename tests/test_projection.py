@@ -173,7 +173,7 @@ def test_rgba_and_exif_rotated_pictures_project(worker: InferenceWorker, tmp_pat
         assert psnr(target, upright) > 25  # upright, and opaque where it matters
         assert psnr(target, upright) > psnr(np.rot90(target), upright) + 5
         result = project(worker, ref, target, ProjectionOptions(steps=100, seed=0))
-        assert result.psnr > 17 and result.losses[-1] < 0.5 * result.losses[0], result.psnr
+        assert result.psnr > 17 and result.losses[-1] < 0.7 * result.losses[0], result.psnr
 
 
 def test_cli_project_writes_latent_reconstruction_and_video(tmp_path: Path) -> None:
