@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import io
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -152,7 +153,9 @@ def load_translator_file(path: Path, trusted: tuple[Path, ...] = ()) -> Translat
                 f"{path.name} is TorchScript, which is code: add it to the trusted files "
                 "(LATENTWALK_TRUSTED_FILES) if you trust where it came from"
             )
-        net = torch.jit.load(io.BytesIO(data), map_location="cpu").eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # still supported, only deprecated
+            net = torch.jit.load(io.BytesIO(data), map_location="cpu").eval()
         return Translator(path.stem, net, 256, 4, module=net, kind="torchscript")
     net = translator_from_state_dict(_read_state_dict(data, path.name), path.name)
     return _torch_translator(path.stem, net, 256)
