@@ -197,5 +197,6 @@ document.addEventListener("paste", (e) => {
 });
 
 el.capture.disabled = true;
+el.captured.getContext("2d").fillRect(0, 0, el.captured.width, el.captured.height); // black until a capture
 startCamera();
 loadTranslators();
