@@ -20,7 +20,7 @@ from PIL import Image
 from conftest import write_tiny_dcgan
 from latentwalk.catalog import ModelRef, scan
 from latentwalk.config import Settings
-from latentwalk.errors import InvalidImage, UnsafeModelFile, UnsupportedFormat
+from latentwalk.errors import InvalidImage, InvalidRequest, UnsafeModelFile, UnsupportedFormat
 from latentwalk.imagein import MAX_PIXELS, decode_image, fit_image
 from latentwalk.models.cyclegan import ResnetTranslator, UnetTranslator, detect, translator_from_state_dict
 from latentwalk.render.worker import InferenceWorker
@@ -126,6 +126,25 @@ def test_user_translators_in_the_models_folder(worker: InferenceWorker, tmp_path
         translate(worker, cache, "code", _photo(64, 64))
     trusted = TranslatorCache(tmp_path / "cache", (models,), trusted=(folder / "code.ts",))
     assert translate(worker, trusted, "code", _photo(64, 64)).shape == (64, 64, 3)
+
+
+def test_onnx_translator_matches_the_torch_module(worker: InferenceWorker, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    folder = tmp_path / "models" / "translators"
+    folder.mkdir(parents=True)
+    net = ResnetTranslator(width=4, blocks=1).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's own deprecation notices
+        torch.onnx.export(net, torch.zeros(1, 3, 64, 64), folder / "exported.onnx", dynamo=False)
+    cache = TranslatorCache(tmp_path / "cache", (tmp_path / "models",))
+    photo = _photo(64, 64)
+    out = translate(worker, cache, "exported", photo)
+    with torch.no_grad():
+        expected = net(torch.from_numpy(photo.astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None])
+    want = (expected.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8)[0].numpy()
+    assert np.abs(out.astype(int) - want).max() <= 1
+    with pytest.raises(InvalidRequest, match="64x64 pictures only"):
+        translate(worker, cache, "exported", _photo(128, 128))  # a fixed-size graph
 
 
 @pytest.mark.network

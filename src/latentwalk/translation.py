@@ -79,8 +79,11 @@ class Translator:
     multiple: int  # sides must be multiples of this
     module: torch.nn.Module | None = None  # for torch models, so they can follow the device
     kind: str = "resnet"
+    fixed: bool = False  # a graph exported for one size only (ONNX with a static shape)
 
     def check_size(self, size: int) -> None:
+        if self.fixed and size != self.native_size:
+            raise InvalidRequest(f"{self.name} takes {self.native_size}x{self.native_size} pictures only")
         if not MIN_SIZE <= size <= MAX_SIZE or size % self.multiple:
             raise InvalidRequest(
                 f"size {size} does not suit {self.name}: use a multiple of {self.multiple} "
@@ -135,7 +138,7 @@ def _onnx_translator(path: Path) -> Translator:
         out = session.run(None, {inp.name: x.detach().cpu().numpy().astype(np.float32)})[0]
         return torch.from_numpy(out)
 
-    return Translator(path.stem, run, native, native if fixed else 4, kind="onnx")
+    return Translator(path.stem, run, native, 4, kind="onnx", fixed=bool(fixed))
 
 
 def load_translator_file(path: Path, trusted: tuple[Path, ...] = ()) -> Translator:
