@@ -47,25 +47,23 @@ def in_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def cam_page(in_server: str) -> Iterator[Any]:
+def cam_page(browser: Any, in_server: str) -> Iterator[Any]:
+    """A page in a second Chromium, launched through the session's Playwright with a fake camera."""
     executable = find_chromium()
     if executable is None:
         browser_unavailable("no Chromium found on PATH")
-    from playwright.sync_api import sync_playwright
-
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS + FAKE_CAMERA
-        )
-        try:
-            context = browser.new_context(viewport=VIEWPORT, base_url=in_server, permissions=["camera"])
-            page = context.new_page()
-            page.set_default_timeout(UI_TIMEOUT_MS)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            yield page
-        finally:
-            browser.close()
+    cam = browser.browser_type.launch(
+        executable_path=executable, headless=True, args=CHROMIUM_ARGS + FAKE_CAMERA
+    )
+    try:
+        context = cam.new_context(viewport=VIEWPORT, base_url=in_server, permissions=["camera"])
+        page = context.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield page
+    finally:
+        cam.close()
     assert not errors, errors
 
 
