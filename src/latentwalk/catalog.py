@@ -56,7 +56,13 @@ def scan(models_dirs: tuple[Path, ...] | list[Path]) -> list[CatalogModel]:
         if not root.is_dir():
             continue
         try:
-            files = sorted(p for p in root.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES and p.is_file())
+            files = sorted(
+                p
+                for p in root.rglob("*")
+                if p.suffix.lower() in MODEL_SUFFIXES
+                and p.is_file()
+                and "translators" not in p.relative_to(root).parts
+            )  # translators/ holds image-to-image models (latentwalk.translation), not generators
         except OSError:
             continue  # a vanished or unreadable mount: skip it, keep the rest
         for path in files:

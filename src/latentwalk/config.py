@@ -79,6 +79,13 @@ class Settings:
             "(env LATENTWALK_OSC_ALLOW, comma-separated); loopback only when empty"
         },
     )
+    trusted_files: tuple[Path, ...] = field(
+        default=(),
+        metadata={
+            "help": "TorchScript translator files you trust to run as code (env LATENTWALK_TRUSTED_FILES, "
+            "a path list)"
+        },
+    )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced."""
@@ -93,6 +100,8 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
     if env.get("LATENTWALK_MODELS"):
         extra = tuple(Path(p) for p in env["LATENTWALK_MODELS"].split(os.pathsep) if p)
         over["models_dirs"] = extra + s.models_dirs
+    if env.get("LATENTWALK_TRUSTED_FILES"):
+        over["trusted_files"] = tuple(Path(p) for p in env["LATENTWALK_TRUSTED_FILES"].split(os.pathsep) if p)
     for name, conv in (
         ("cache_dir", Path),
         ("data_dir", Path),

@@ -8,6 +8,7 @@ LatentwalkError
 │   ├── CorruptModelFile      truncated, inconsistent or malformed content
 │   └── ZooDownloadError      a built-in model's weights could not be fetched or verified
 ├── InvalidRequest            bad user input: seeds, truncation, class, latents, sizes
+│   └── InvalidImage          an uploaded picture is no image, damaged, too small or too large
 ├── RenderError               the generator failed while rendering
 ├── ExportError               an export could not be written (disk full, permissions, encoder)
 ├── ExportCancelled           an export was cancelled (its partial output removed)
@@ -53,6 +54,11 @@ class ZooDownloadError(ModelLoadError):
 
 class InvalidRequest(LatentwalkError):
     """The request's parameters are invalid (seeds, truncation, class, latents...)."""
+
+
+class InvalidImage(InvalidRequest):
+    """A picture given to projection or translation cannot be used: not an image, damaged, too small
+    or too many pixels."""
 
 
 class RenderError(LatentwalkError):

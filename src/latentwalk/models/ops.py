@@ -47,8 +47,16 @@ def bias_act(
     """
     if b is not None:
         x = x + b.to(x.dtype).reshape([1, -1] + [1] * (x.ndim - 2))
-    else:
+    elif not x.requires_grad:
         x = x.clone()  # the steps below work in place on a tensor of our own
+    if x.requires_grad and torch.is_grad_enabled():
+        # Autograd (projection) keeps the activation's output for its backward: no in-place steps.
+        if act not in ACTIVATION_GAINS:
+            raise ValueError(f"unknown activation {act!r}")
+        x = F.leaky_relu(x, LRELU_ALPHA) if act == "lrelu" else F.relu(x) if act == "relu" else x
+        g = ACTIVATION_GAINS[act] if gain is None else gain
+        x = x * g if g != 1 else x
+        return x.clamp(-clamp, clamp) if clamp is not None and clamp >= 0 else x
     if act == "lrelu":
         F.leaky_relu_(x, LRELU_ALPHA)
     elif act == "relu":

@@ -117,12 +117,13 @@ class ModelInfo:
 
 @dataclass
 class _Job:
-    kind: str  # "render" | "map" | "info" | "register" | "unload" | "task"
+    kind: str  # "render" | "map" | "info" | "register" | "unload" | "call"
     future: concurrent.futures.Future[Any]
     request: RenderRequest | None = None
     model: ModelRef | None = None
     loaded: LoadedModel | None = None
-    task: Callable[[Any, torch.device], Any] | None = None
+    fn: Callable[[LoadedModel | None, torch.device], Any] | None = None
+    grad: bool = True  # "call": autograd on (projection) or inference mode (activations)
 
 
 def pick_device(spec: str = "auto") -> torch.device:
@@ -286,7 +287,9 @@ class InferenceWorker:
     ) -> concurrent.futures.Future[Any]:
         """Run `task(generator, device)` on the worker thread, under inference mode, with the model
         loaded: for work on a model's insides (layer activations) that is not a render."""
-        return self._submit(_Job("task", concurrent.futures.Future(), model=model, task=task))
+        job = _Job("call", concurrent.futures.Future(), model=model, grad=False)
+        job.fn = lambda loaded, device: task(loaded.generator, device)
+        return self._submit(job)
 
     def register(self, ref: ModelRef, loaded: LoadedModel) -> ModelInfo:
         """Put an already built generator in the cache under `ref` (benchmarks, tests, plugins).
@@ -295,6 +298,15 @@ class InferenceWorker:
         job = _Job("register", concurrent.futures.Future(), model=ref)
         job.loaded = loaded
         return self._submit(job).result()
+
+    def call(
+        self, fn: Callable[[LoadedModel | None, torch.device], Any], model: ModelRef | None = None
+    ) -> concurrent.futures.Future[Any]:
+        """Queue `fn(loaded_model_or_None, device)` to run on the worker thread, with autograd on.
+
+        For work that is not a plain render (projection steps, image translation): it keeps the
+        device's one owner, and a long job split into short calls lets renders run in between."""
+        return self._submit(_Job("call", concurrent.futures.Future(), model=model, fn=fn))
 
     def unload(self) -> None:
         """Drop every cached model (queued, so it never races a render)."""
@@ -366,10 +378,15 @@ class InferenceWorker:
                 result = self._get(jobs[0].model)[1]
             elif kind == "map":
                 result = self._map(jobs[0].request)
-            elif kind == "task":
+            elif kind == "call":
                 job = jobs[0]
-                assert job.model is not None and job.task is not None
-                result = job.task(self._get(job.model)[0].generator, self.device)
+                assert job.fn is not None
+                loaded = self._get(job.model)[0] if job.model is not None else None
+                if job.grad:
+                    with torch.inference_mode(False), torch.enable_grad():
+                        result = job.fn(loaded, self.device)
+                else:
+                    result = job.fn(loaded, self.device)
             else:
                 self._render_batch(jobs)
                 return

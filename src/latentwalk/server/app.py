@@ -20,7 +20,7 @@ from latentwalk.config import Settings
 from latentwalk.errors import LatentwalkError
 from latentwalk.playback.stage import Stage, build_stage
 from latentwalk.render.worker import InferenceWorker
-from latentwalk.server import directions, exports, library, playback, precision, routes
+from latentwalk.server import directions, exports, imagein, library, playback, precision, routes
 from latentwalk.server.controls import router as controls_router
 from latentwalk.server.security import Access, AccessGuard
 from latentwalk.server.state import AppState, error_body, error_status
@@ -90,6 +90,7 @@ def create_app(
     app.include_router(controls_router)
     app.include_router(directions.router)
     app.include_router(precision.router)
+    app.include_router(imagein.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     # Token, Host and Origin checks on every request and WebSocket (server/security.py).
     app.state.access = Access.from_settings(settings)
@@ -111,6 +112,10 @@ def create_app(
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(str(STATIC / "index.html"), headers={"Cache-Control": "no-cache"})
+
+    @app.get("/in", include_in_schema=False)
+    async def in_page() -> FileResponse:
+        return FileResponse(str(STATIC / "in.html"), headers={"Cache-Control": "no-cache"})
 
     @app.websocket("/ws")
     async def socket(ws: WebSocket) -> None:

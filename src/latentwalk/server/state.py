@@ -39,6 +39,8 @@ class AppState:
     model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     exports: dict[str, Any] = field(default_factory=dict)  # export jobs by id (server/exports.py)
     stage: Stage | None = None  # live playback: player, outputs, MIDI (server/playback.py)
+    projections: dict[str, Any] = field(default_factory=dict)  # projection jobs by id (server/imagein.py)
+    translators: Any = None  # the TranslatorCache, made on first use (server/imagein.py)
 
 
 def error_status(exc: LatentwalkError) -> int:

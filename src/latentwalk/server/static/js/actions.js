@@ -2,6 +2,7 @@
 // models, keyframes, steps, settings, generating, chaining, the previews of both ends. The saved
 // things (library, bookmarks) are in saved.js. No DOM here beyond the dialogs it asks through.
 
+import { takeProjected } from "./handover.js";
 import {
   appendKeyframe,
   frameCount,
@@ -150,7 +151,8 @@ export function createActions(ctx) {
     });
     try {
       const [a, b] = await keyframesForSeeds(seeds);
-      store.set({ chain: newChain(a, b, n(), get().settings.loop) });
+      const projected = takeProjected(model); // handed over by the In page (js/handover.js)
+      store.set({ chain: newChain(projected ? keyframe(projected) : a, b, n(), get().settings.loop) });
     } catch (error) {
       fail(error, "could not make the first latents");
     }
