@@ -47,6 +47,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "LATENTWALK_SKIP_BROWSER",
             "LATENTWALK_SAVE_SCREENSHOTS",
             "LATENTWALK_TEST_CACHE",
+            "LATENTWALK_FUZZ_RANDOM",
         ):
             monkeypatch.delenv(key)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))

@@ -57,6 +57,13 @@ async def _info(st: AppState) -> ModelInfo:
     return await st.worker.info_async(st.model)
 
 
+MAX_LATENT = 1e6  # latents are a few units; anything this large is a mistake (and overflows float32)
+
+
+def _sane(values: np.ndarray) -> bool:
+    return bool(np.isfinite(values).all() and (values.size == 0 or np.abs(values).max() <= MAX_LATENT))
+
+
 def _z_or_none(latent: Latent, info: ModelInfo) -> np.ndarray | None:  # [z_dim] float32
     """The latent's z: its values, or its seed's z; None for a w+ latent given without either."""
     if latent.z is None:
@@ -66,8 +73,11 @@ def _z_or_none(latent: Latent, info: ModelInfo) -> np.ndarray | None:  # [z_dim]
             return None
         return seed_to_z(latent.seed, info.z_dim)[0].astype(np.float32)
     z = np.asarray(latent.z, dtype=np.float64)
-    if z.shape != (info.z_dim,) or not np.isfinite(z).all():
-        raise InvalidRequest(f"z must be {info.z_dim} finite numbers for {info.name}, got shape {z.shape}")
+    if z.shape != (info.z_dim,) or not _sane(z):
+        raise InvalidRequest(
+            f"z must be {info.z_dim} finite numbers within ±{MAX_LATENT:g} for {info.name}, "
+            f"got shape {z.shape}"
+        )
     return z.astype(np.float32)
 
 
@@ -91,9 +101,10 @@ async def _ws_of(st: AppState, latent: Latent, info: ModelInfo) -> np.ndarray:  
         )
     if latent.ws is not None:
         ws = np.asarray(latent.ws, dtype=np.float64)
-        if ws.shape != (info.num_ws, info.w_dim) or not np.isfinite(ws).all():
+        if ws.shape != (info.num_ws, info.w_dim) or not _sane(ws):
             raise InvalidRequest(
-                f"ws must be {info.num_ws} rows of {info.w_dim} finite numbers for {info.name}, "
+                f"ws must be {info.num_ws} rows of {info.w_dim} finite numbers within ±{MAX_LATENT:g} "
+                f"for {info.name}, "
                 f"got shape {ws.shape}"
             )
         return ws.astype(np.float32)
