@@ -17,7 +17,7 @@ import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from conftest import write_tiny_dcgan
+from conftest import TESTSERVER, write_tiny_dcgan
 from latentwalk.catalog import ModelRef, scan
 from latentwalk.config import Settings
 from latentwalk.errors import InvalidImage, InvalidRequest, UnsafeModelFile, UnsupportedFormat
@@ -169,7 +169,12 @@ def client(worker: InferenceWorker, tmp_path: Path) -> Iterator[TestClient]:
     folder = models / "translators"
     folder.mkdir()
     torch.save(ResnetTranslator(width=4, blocks=1).state_dict(), folder / "mine.pth")
-    settings = Settings(models_dirs=(models,), cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
+    settings = Settings(
+        models_dirs=(models,),
+        cache_dir=tmp_path / "cache",
+        data_dir=tmp_path / "data",
+        allowed_hosts=TESTSERVER,
+    )
     ref = ModelRef(name="tiny", path=models / "tiny.pt")
     with TestClient(create_app(settings, worker, ref)) as c:
         yield c
