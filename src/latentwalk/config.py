@@ -44,6 +44,13 @@ class Settings:
     )
     max_batch: int = field(default=16, metadata={"help": "largest batch the engine runs at once"})
     model_cache_size: int = field(default=2, metadata={"help": "loaded models kept in memory"})
+    frame_cache_mb: int = field(
+        default=256,
+        metadata={
+            "help": "memory for encoded frames kept to answer repeated requests at once "
+            "(env LATENTWALK_FRAME_CACHE_MB)"
+        },
+    )
     cuda_graphs: bool = field(
         default=False,
         metadata={
@@ -121,6 +128,8 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         value = env.get(f"LATENTWALK_{name.upper()}")
         if value:
             over[name] = tuple(v.strip() for v in value.split(",") if v.strip())
+    if env.get("LATENTWALK_FRAME_CACHE_MB"):
+        over["frame_cache_mb"] = int(env["LATENTWALK_FRAME_CACHE_MB"])
     if env.get("LATENTWALK_PORT"):
         over["port"] = int(env["LATENTWALK_PORT"])
     return s.with_overrides(**over)

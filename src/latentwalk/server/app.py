@@ -22,6 +22,7 @@ from latentwalk.playback.stage import Stage, build_stage
 from latentwalk.render.worker import InferenceWorker
 from latentwalk.server import directions, exports, imagein, library, playback, precision, routes
 from latentwalk.server.controls import router as controls_router
+from latentwalk.server.frame_cache import FrameCache
 from latentwalk.server.security import Access, AccessGuard
 from latentwalk.server.state import AppState, error_body, error_status
 from latentwalk.server.ws import Session, same_origin
@@ -57,6 +58,7 @@ def create_app(
         model=model,
         store=store or AnimationStore(settings.data_dir / "animations"),
         bookmarks=bookmarks or BookmarkStore(settings.data_dir / "bookmarks.json"),
+        frame_cache=FrameCache(max_bytes=settings.frame_cache_mb * 1024 * 1024),
     )
     if stage is None:
         lw = app.state.lw
