@@ -797,6 +797,12 @@ _add_directions()
 )
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder for the results.")
 @click.option("--video", is_flag=True, help="Also write projection.mp4 of the optimisation.")
+@click.option(
+    "--perceptual",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A local VGG-16 state dict for a perceptual loss (default: the perceptual_weights setting).",
+)
 @click.pass_obj
 def project(
     obj: Context,
@@ -809,6 +815,7 @@ def project(
     seed: int,
     out: Path,
     video: bool,
+    perceptual: Path | None,
 ) -> None:
     """Find the latent whose picture is closest to IMAGE; write projected.npy and reconstruction.png."""
     from latentwalk.imagein import fit_image, read_image_file
@@ -836,7 +843,10 @@ def project(
                 if step.preview is not None:
                     frames.append(step.preview)
 
-            result = run_projection(worker, ref, target, options, progress=on_step)
+            weights = perceptual or obj.settings.perceptual_weights
+            result = run_projection(
+                worker, ref, target, options, progress=on_step, perceptual_weights=weights
+            )
     written = write_projection(result, out, frames if video else None)
     click.echo(
         f"PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.4f} ({result.space} space, {result.seconds:.1f} s)"

@@ -86,6 +86,13 @@ class Settings:
             "(env LATENTWALK_OSC_ALLOW, comma-separated); loopback only when empty"
         },
     )
+    perceptual_weights: Path | None = field(
+        default=None,
+        metadata={
+            "help": "a local VGG-16 state dict that adds a perceptual loss to projection; never "
+            "downloaded (env LATENTWALK_PERCEPTUAL_WEIGHTS)"
+        },
+    )
     trusted_files: tuple[Path, ...] = field(
         default=(),
         metadata={
@@ -128,6 +135,8 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         value = env.get(f"LATENTWALK_{name.upper()}")
         if value:
             over[name] = tuple(v.strip() for v in value.split(",") if v.strip())
+    if env.get("LATENTWALK_PERCEPTUAL_WEIGHTS"):
+        over["perceptual_weights"] = Path(env["LATENTWALK_PERCEPTUAL_WEIGHTS"])
     if env.get("LATENTWALK_FRAME_CACHE_MB"):
         over["frame_cache_mb"] = int(env["LATENTWALK_FRAME_CACHE_MB"])
     if env.get("LATENTWALK_PORT"):

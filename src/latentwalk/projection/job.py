@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ import torch
 from latentwalk.backends import LoadedModel
 from latentwalk.catalog import ModelRef
 from latentwalk.errors import LatentwalkError
+from latentwalk.projection.perceptual import load_vgg_features
 from latentwalk.projection.projector import (
     ProjectionOptions,
     ProjectionResult,
@@ -43,19 +45,22 @@ def project(
     progress: Callable[[ProjectionStep], None] | None = None,
     cancel: threading.Event | None = None,
     slice_seconds: float = 0.25,
+    perceptual_weights: Path | None = None,
 ) -> ProjectionResult:
     """Project `target` into `model`'s latent space. Blocking; call it from a thread, not a loop.
 
     Raises:
         ProjectionCancelled: `cancel` was set; the exception carries the latent found so far.
         InvalidRequest: bad options, a target of the wrong size, a space the model lacks.
+        ModelLoadError: `perceptual_weights` (a local VGG-16 state dict, optional) did not load.
     """
     options.check()
 
     def start(loaded: LoadedModel | None, device: torch.device) -> Projector:
         assert loaded is not None
         g = trainable_copy(loaded.generator).to(device)
-        return Projector(g, target, options, device)
+        features = load_vgg_features(perceptual_weights, device) if perceptual_weights else None
+        return Projector(g, target, options, device, features=features)
 
     projector: Projector = worker.call(start, model).result()
     while not projector.done:

@@ -132,7 +132,15 @@ async def start_projection(
 
     def run() -> None:
         try:
-            job.result = project(st.worker, model, target, options, progress=on_step, cancel=job.cancel)
+            job.result = project(
+                st.worker,
+                model,
+                target,
+                options,
+                progress=on_step,
+                cancel=job.cancel,
+                perceptual_weights=st.settings.perceptual_weights,
+            )
             job.state = "done"
         except ProjectionCancelled as exc:
             job.result, job.state = exc.partial, "stopped"
