@@ -20,7 +20,8 @@ from starlette.websockets import WebSocketDisconnect
 from conftest import TESTSERVER
 from latentwalk.animation.store import AnimationStore
 from latentwalk.config import Settings
-from latentwalk.errors import MissingExtra
+from latentwalk.errors import MissingExtra, WorkerStopped
+from latentwalk.playback.commands import parse_command
 from latentwalk.playback.midi import MidiInput
 from latentwalk.playback.outputs import MJPEG_BOUNDARY, NdiSender
 from latentwalk.playback.player import PlayerOptions
@@ -159,3 +160,22 @@ def test_missing_extras_say_what_to_install(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(sys.modules, "mido", None)
     with pytest.raises(MissingExtra, match="mido and python-rtmidi"):
         MidiInput(lambda msg: None)
+
+
+def test_an_app_served_again_gets_a_live_player(worker: InferenceWorker, tmp_path: Path) -> None:
+    """An app whose lifespan ended (its own stage closed) and that serves again answers playback
+    commands with a fresh player, instead of queueing them for a thread that is gone."""
+    settings = Settings(
+        models_dirs=(), cache_dir=tmp_path / "cache", data_dir=tmp_path / "data", allowed_hosts=TESTSERVER
+    )
+    register_tiny(worker)
+    app = create_app(settings, worker, TINY)
+    for _ in range(2):
+        with TestClient(app) as c:
+            r = c.post("/api/playback", json={"command": "stop"})
+            assert r.status_code == 200, r.text
+    closed = app.state.lw.stage
+    assert closed.closed  # the second lifespan ended too
+    future = closed.player.apply(parse_command({"command": "stop"}))
+    with pytest.raises(WorkerStopped):
+        future.result(timeout=1)

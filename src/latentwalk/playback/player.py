@@ -33,7 +33,7 @@ from latentwalk.catalog import ModelRef
 from latentwalk.directions.offsets import with_directions
 from latentwalk.directions.store import DirectionStore, model_key
 from latentwalk.directions.vectors import Direction
-from latentwalk.errors import InvalidRequest, LatentwalkError, RenderError
+from latentwalk.errors import InvalidRequest, LatentwalkError, RenderError, WorkerStopped
 from latentwalk.playback import commands as c
 from latentwalk.playback.binding import Binder
 from latentwalk.playback.buffer import FrameBuffer, Key
@@ -139,6 +139,9 @@ class Player:
             A future of the status after the command, or of the error that refused it.
         """
         future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
+        if self._closing:  # no thread will ever carry it out: say so instead of leaving it waiting
+            future.set_exception(WorkerStopped("the player is closed (the server is shutting down)"))
+            return future
         self._commands.put((command, future))
         self.start()
         self._wake_up()
@@ -152,6 +155,10 @@ class Player:
         with self._lock:
             if listener in self.listeners:
                 self.listeners.remove(listener)
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
 
     def start(self) -> Player:
         with self._lock:

@@ -77,6 +77,10 @@ class Stage:
         self._closers.append(self.midi_input.close)
         return self.midi_input
 
+    @property
+    def closed(self) -> bool:
+        return self.player.closed
+
     def close(self) -> None:
         for close in reversed(self._closers):
             with contextlib.suppress(Exception):

@@ -47,6 +47,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         exports.sweep_exports(settings.data_dir / "exports")  # temporaries of a killed earlier run
+        if owned and owned[0].closed:  # the app served before and closed its stage: a fresh one
+            lw = app.state.lw
+            owned[0] = build_stage(
+                worker, lw.store, settings.models_dirs, settings.data_dir, lambda: lw.model
+            )
+            lw.stage = owned[0]
         yield
         for s in owned:
             s.close()
