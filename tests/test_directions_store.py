@@ -45,6 +45,20 @@ def test_put_list_replace_delete_and_keys(tmp_path: Path) -> None:
     assert store.list(_info(sha="other")) == []  # another model (content hash) has its own set
 
 
+def test_a_write_sweeps_what_a_killed_write_left(tmp_path: Path) -> None:
+    store = DirectionStore(tmp_path)
+    info = _info()
+    store.put(info, [_dir("a")])
+    folder = tmp_path / model_key(info)
+    (folder / "vectors-0123456789ab.npy").write_bytes(b"half")  # killed after the vectors, before the index
+    (folder / ".directions.json.99-1.tmp").write_bytes(b"{")  # killed inside write_atomic
+    assert [d.name for d in store.list(info)] == ["a"]  # strays do not disturb reading
+    store.put(info, [_dir("b", seed=1)])
+    named = json.loads((folder / "directions.json").read_text())["vectors"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([".lock", "directions.json", named])
+    assert [d.name for d in store.list(info)] == ["a", "b"]
+
+
 def test_bad_names_sizes_and_damaged_files(tmp_path: Path) -> None:
     store = DirectionStore(tmp_path)
     info = _info()

@@ -50,6 +50,7 @@ class Run:
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: int = 0
     errors: list[str] = field(default_factory=list)
+    directions: set[str] = field(default_factory=set)  # names of directions a finished job reported
 
     def latents(self) -> list[list[float]]:
         with self.lock:
@@ -118,8 +119,24 @@ def export(run: Run, rng: random.Random) -> None:
         job = call(run, "GET", f"/api/exports/{job['id']}")
 
 
+def fit_direction(run: Run, rng: random.Random) -> None:
+    """A direction job (an attribute fit or a PCA) to its end: it writes the model's directions file."""
+    if rng.random() < 0.5:
+        body = {"kind": "fit", "samples": rng.choice([40, 80]), "seed": rng.randrange(1000),
+                "features": [rng.choice(["brightness", "warmth", "contrast"])]}  # fmt: skip
+    else:
+        body = {"kind": "pca", "samples": 200, "components": 4, "seed": rng.randrange(1000)}
+    job = call(run, "POST", "/api/directions/jobs", body)
+    while job is not None and job.get("state") == "running":
+        time.sleep(0.05)
+        job = call(run, "GET", f"/api/directions/jobs/{job['id']}")
+    if job is not None and job.get("state") == "done":
+        with run.lock:
+            run.directions.update(job["names"])
+
+
 Action = Callable[[Run, random.Random], None]
-ACTIONS: list[Action] = [save_new, overwrite, rename_and_back, duplicate_and_delete, export]
+ACTIONS: list[Action] = [save_new, overwrite, rename_and_back, duplicate_and_delete, export, fit_direction]
 
 
 # ---------------------------------------------------------------------------- the server
@@ -210,6 +227,25 @@ def check_exports(data: Path) -> int:
     return checked
 
 
+def check_directions(data: Path) -> tuple[int, int]:
+    """Each model's directions file is whole and names a whole vectors file of as many rows.
+
+    Returns how many index files were checked and how many strays (a vectors file no index names, a
+    temporary) a write cut off by the kill left; the next write sweeps those.
+    """
+    checked = strays = 0
+    root = data / "directions"
+    for index in sorted(root.glob("*/directions.json")) if root.is_dir() else []:
+        doc = json.loads(index.read_text())
+        vectors = np.load(index.parent / doc["vectors"], allow_pickle=False)
+        assert vectors.shape[0] == len(doc["directions"]), index
+        assert np.all(np.isfinite(vectors)), index
+        checked += 1
+        strays += sum(1 for p in index.parent.iterdir() if p.name.endswith(".tmp"))
+        strays += sum(1 for p in index.parent.glob("vectors-*.npy") if p.name != doc["vectors"])
+    return checked, strays
+
+
 def burst(run: Run, stop: threading.Event, seed: int) -> None:
     """Random actions until `stop` or until the server dies under us (expected)."""
     r = random.Random(seed)
@@ -236,7 +272,14 @@ def kill_rounds(tmp_path: Path, rounds: int, seed: int) -> dict[str, int]:
         )
         if name.startswith("keep"):
             kept[name] = np.asarray(z, dtype=np.float32).tobytes()
-    stats = {"kills": 0, "interrupted": 0, "exports_checked": 0, "animations_seen": 0}
+    stats = {
+        "kills": 0,
+        "interrupted": 0,
+        "exports_checked": 0,
+        "animations_seen": 0,
+        "direction_files_checked": 0,
+        "direction_writes_cut": 0,
+    }
     try:
         for _ in range(rounds):
             stop = threading.Event()
@@ -255,6 +298,9 @@ def kill_rounds(tmp_path: Path, rounds: int, seed: int) -> dict[str, int]:
             stats["interrupted"] += interrupted(data)
             on_disk = check_library(run, data, kept)
             stats["exports_checked"] += check_exports(data)
+            checked, strays = check_directions(data)
+            stats["direction_files_checked"] += checked
+            stats["direction_writes_cut"] += strays
             proc, run.base = start_server(workdir)  # starts cleanly after the kill
             listed = [a["name"] for a in call(run, "GET", "/api/animations")["animations"]]
             # The listing holds every complete animation (a half-done overwrite is finished on start).
@@ -263,6 +309,11 @@ def kill_rounds(tmp_path: Path, rounds: int, seed: int) -> dict[str, int]:
             for name in listed:
                 assert call(run, "GET", f"/api/animations/{urllib.request.quote(name)}") is not None, name
             stats["animations_seen"] += len(listed)
+            # Every direction a finished job reported survived the kill, and the listing is not damaged.
+            listing = call(run, "GET", "/api/directions")
+            assert listing is not None, "the directions listing failed after a kill"
+            names = {d["name"] for d in listing["directions"]}
+            assert run.directions <= names, (sorted(run.directions - names), sorted(names))
             leftovers = (
                 [p for p in (data / "exports").glob("*/.*partial*")] if (data / "exports").is_dir() else []
             )
@@ -272,6 +323,7 @@ def kill_rounds(tmp_path: Path, rounds: int, seed: int) -> dict[str, int]:
             proc.terminate()
             proc.wait(timeout=10)
     assert not run.errors, run.errors[:5]
+    stats["directions_fitted"] = len(run.directions)
     return stats
 
 
@@ -286,3 +338,4 @@ def test_kill_9_many_times(tmp_path: Path) -> None:
     stats = kill_rounds(tmp_path, SLOW_KILLS, seed=2)
     print(f"kill -9 rounds: {stats}")
     assert stats["kills"] == SLOW_KILLS
+    assert stats["directions_fitted"] > 0 and stats["direction_files_checked"] > 0, stats  # fits did finish

@@ -8,7 +8,8 @@ Layout (`data_dir / "directions"`)::
 
 `<key>` is the model's sha256 (or its name for models with none). A write puts a new vectors
 file beside the old one, then replaces directions.json atomically (it names the new file), then
-removes the old vectors file: a reader sees the old set or the new one, never a mix.
+removes the old vectors file: a reader sees the old set or the new one, never a mix. A write killed
+in the middle leaves a vectors file no index names (or a temporary); the next write sweeps them.
 
 An exported file is an `.npz` (read back with `allow_pickle=False`) holding `vectors` and `meta`
 (the same JSON, as UTF-8 bytes), plus the model's name and hash.
@@ -156,6 +157,18 @@ class DirectionStore:
             raise storage_error(f"cannot save the directions of {info.name}", exc) from None
         if old and old != name and os.path.basename(old) == old:
             remove_quietly(folder / old)
+        self._sweep(folder, keep=name)
+
+    @staticmethod
+    def _sweep(folder: Path, keep: str) -> None:
+        """Remove what a write killed in the middle left behind: unnamed vectors files and temporaries.
+
+        Called with the folder's lock held, so no other writer (thread or process) is mid-write.
+        """
+        for path in folder.iterdir():
+            stray = path.name.startswith("vectors-") and path.name.endswith(".npy") and path.name != keep
+            if stray or (path.name.startswith(".") and path.name.endswith(".tmp")):
+                remove_quietly(path)
 
     def put(self, info: ModelInfo, directions: list[Direction], replace: bool = True) -> None:
         """Add directions; one with a name already there replaces it (or, replace=False, raises NameTaken)."""
