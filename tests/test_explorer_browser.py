@@ -240,6 +240,20 @@ def test_the_laptop_screen(open_page: Any, tmp_path: Path) -> None:
         "#shadows", "#play", "#fps", "#model-select", "#status-model",
     ):  # fmt: skip
         box(selector)
+    # Every tab label is whole and no two tabs overlap (six tabs share the right panel).
+    tabs = page.evaluate(
+        """() => [...document.querySelectorAll('.tabs [role=tab]')].map(t => {
+             const r = t.getBoundingClientRect();
+             return {id: t.id, x: r.x, y: r.y, w: r.width, h: r.height,
+                     clipped: t.scrollWidth > t.clientWidth};
+           })"""
+    )
+    assert len(tabs) >= 6, tabs
+    for i, a in enumerate(tabs):
+        assert not a["clipped"], f"the label of {a['id']} is cut: {a}"
+        for b in tabs[i + 1 :]:
+            apart = a["x"] + a["w"] <= b["x"] + 0.5 or b["x"] + b["w"] <= a["x"] + 0.5
+            assert apart or a["y"] + a["h"] <= b["y"] + 0.5 or b["y"] + b["h"] <= a["y"] + 0.5, (a, b)
     save_screenshot(page, tmp_path, "explorer-laptop.png")
 
 
