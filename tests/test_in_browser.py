@@ -72,6 +72,9 @@ def test_live_feed_capture_and_translate(cam_page: Any, tmp_path: Path) -> None:
     page.goto("/in")
     page.wait_for_function("document.getElementById('live').videoWidth > 0")
     assert page.locator("#no-camera").is_hidden()
+    slot = page.locator("#result + .slot").bounding_box()  # the result frame holds its square until a result
+    assert slot is not None and slot["width"] > 100 and abs(slot["width"] - slot["height"]) < 1, slot
+    assert page.locator("#no-result").is_visible()
     blank = pixels(page, "#captured")
     page.click("#capture")
     page.wait_for_function("document.body.dataset.captured === 'yes'")
@@ -84,6 +87,7 @@ def test_live_feed_capture_and_translate(cam_page: Any, tmp_path: Path) -> None:
     page.wait_for_function("document.body.dataset.translated === 'yes'", timeout=RENDER_TIMEOUT_MS)
     result = pixels(page, "#result")
     assert result.shape[:2] == (256, 256) and result[..., :3].std() > 5
+    assert page.locator("#no-result").is_hidden() and page.locator("#result + .slot").is_hidden()
     if os.environ.get("LATENTWALK_SAVE_SCREENSHOTS"):
         page.screenshot(path=os.environ["LATENTWALK_SAVE_SCREENSHOTS"] + "/in-page.png")
     page.screenshot(path=str(tmp_path / "in.png"))
