@@ -1,6 +1,6 @@
 """The In page in Chromium with a fake camera: the live feed plays, Capture fills the second frame,
 Translate (the built-in CycleGAN, real weights) fills the third; a projection hands its latent to the
-explorer as the first keyframe."""
+explorer as the first keyframe (a z, or for a StyleGAN a w+ latent that the explorer walks in w)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from browser_support import (
 from conftest import shared_cache_dir, write_tiny_dcgan
 from latentwalk.translation import TRANSLATOR_ZOO
 from latentwalk.zoo import fetch
+from nvpickle_writer import build_stylegan2, dumps_network_pickle
 
 pytestmark = [pytest.mark.browser, pytest.mark.network]
 FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
@@ -42,6 +43,8 @@ def in_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     target.parent.mkdir(parents=True)
     shutil.copyfile(weights, target)
     write_tiny_dcgan(workdir / "models" / "tiny-dcgan.pt", seed=3)
+    tree, _ = build_stylegan2(seed=4)  # 16x16, 6 ws
+    (workdir / "models" / "sg2.pkl").write_bytes(dumps_network_pickle(tree))
     with running_server(workdir) as url:
         yield url
 
@@ -100,6 +103,8 @@ def test_projection_lands_as_the_explorers_first_keyframe(cam_page: Any) -> None
     page.select_option("#model-select", "tiny-dcgan")
     page.wait_for_function("document.getElementById('model-info').textContent.includes('16')")
     page.goto("/in")
+    page.wait_for_function("document.getElementById('space').options[0].textContent === 'auto (z)'")
+    assert page.eval_on_selector("#space option[value='w']", "o => o.disabled")  # no mapping network
     page.wait_for_function("document.getElementById('live').videoWidth > 0")
     page.click("#capture")
     page.fill("#steps", "60")
@@ -114,3 +119,38 @@ def test_projection_lands_as_the_explorers_first_keyframe(cam_page: Any) -> None
     page.wait_for_function(
         "document.body.textContent.includes('projected picture')", timeout=RENDER_TIMEOUT_MS
     )
+
+
+def test_a_stylegan_projection_hands_a_w_plus_keyframe_to_the_explorer(cam_page: Any) -> None:
+    page = cam_page
+    page.goto("/")
+    page.wait_for_function("document.body.dataset.state !== 'loading'")
+    page.select_option("#model-select", "sg2")
+    page.locator("#status-model").filter(has_text="sg2").wait_for()
+    page.goto("/in")
+    page.wait_for_function("document.getElementById('space').options[0].textContent === 'auto (w)'")
+    assert not page.eval_on_selector("#space option[value='w+']", "o => o.disabled")
+    page.wait_for_function("document.getElementById('live').videoWidth > 0")
+    page.click("#capture")
+    page.fill("#steps", "40")
+    page.select_option("#space", "w+")
+    page.click("#project")
+    page.wait_for_function("document.body.dataset.projected === 'yes'", timeout=RENDER_TIMEOUT_MS)
+    recon = pixels(page, "#proj-recon")
+    assert recon.shape == (16, 16, 3)
+    page.click("#walk")
+    page.wait_for_url("**/")
+    page.wait_for_function(
+        "document.body.textContent.includes('projected picture')", timeout=RENDER_TIMEOUT_MS
+    )
+    # The walk is in w (z is disabled while a keyframe holds a w+ latent) and the source is the projection.
+    assert page.locator("#space-w").is_checked() and page.locator("#space-z").is_disabled()
+    page.wait_for_function(
+        "document.getElementById('source-thumb').naturalWidth > 0", timeout=RENDER_TIMEOUT_MS
+    )
+    thumb = pixels(page, "#source-thumb")
+    if thumb.shape != recon.shape:  # thumbnails may be drawn larger: compare at the model's size
+        from PIL import Image
+
+        thumb = np.asarray(Image.fromarray(thumb).resize((16, 16), Image.Resampling.BOX))
+    assert np.abs(thumb.astype(int) - recon.astype(int)).max() <= 2, "the keyframe is not the projection"

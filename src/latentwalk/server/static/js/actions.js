@@ -152,6 +152,7 @@ export function createActions(ctx) {
     try {
       const [a, b] = await keyframesForSeeds(seeds);
       const projected = takeProjected(model); // handed over by the In page (js/handover.js)
+      if (projected?.ws) store.set({ settings: { ...get().settings, space: "w" } }); // a w+ keyframe walks in w
       store.set({ chain: newChain(projected ? keyframe(projected) : a, b, n(), get().settings.loop) });
     } catch (error) {
       fail(error, "could not make the first latents");

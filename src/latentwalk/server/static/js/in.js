@@ -7,6 +7,7 @@ const el = {
   live: $("live"), noCamera: $("no-camera"), captured: $("captured"), capturedInfo: $("captured-info"),
   result: $("result"), resultInfo: $("result-info"), capture: $("capture"), upload: $("upload"),
   translator: $("translator"), size: $("size"), translate: $("translate"), fit: $("fit"), steps: $("steps"),
+  space: $("space"),
   project: $("project"), projection: $("projection"), target: $("proj-target"), recon: $("proj-recon"),
   loss: $("loss"), status: $("proj-status"), stop: $("stop"), walk: $("walk"), message: $("message"),
   dropZone: $("drop-zone"),
@@ -125,7 +126,8 @@ async function project() {
   say("");
   el.project.disabled = true;
   el.walk.disabled = true;
-  const q = new URLSearchParams({ steps: el.steps.value, fit: el.fit.value, space: "z" });
+  const q = new URLSearchParams({ steps: el.steps.value, fit: el.fit.value });
+  if (el.space.value) q.set("space", el.space.value); // else the model's own: w where it has one
   const response = await fetch(`/api/project?${q}`, { method: "POST", body: picture });
   if (!response.ok) {
     el.project.disabled = false;
@@ -166,9 +168,21 @@ async function walkFromIt() {
   const response = await fetch(`/api/project/${job.id}/result`);
   if (!response.ok) return say(await errorText(response));
   const result = await response.json();
-  if (!result.z) return say("only a projection into z can become a keyframe of the explorer");
-  handOver({ z: result.z, model: result.model, label: `projected picture (PSNR ${result.psnr.toFixed(1)} dB)` });
+  const label = `projected picture (PSNR ${result.psnr.toFixed(1)} dB)`;
+  handOver({ z: result.z ?? null, ws: result.ws ?? null, model: result.model, label });
   location.href = "/";
+}
+
+/** The space choices the current model has: w and w+ only where it has a mapping network. */
+async function loadModel() {
+  const response = await fetch("/api/model");
+  if (!response.ok) return;
+  const model = await response.json();
+  for (const option of el.space.options) {
+    if (option.value.startsWith("w")) option.disabled = !model.has_w;
+  }
+  el.space.options[0].textContent = `auto (${model.has_w ? "w" : "z"})`;
+  el.space.title = `${model.name}: ${model.has_w ? "w for StyleGAN models" : "z only, no mapping network"}`;
 }
 
 async function loadTranslators() {
@@ -200,3 +214,4 @@ el.capture.disabled = true;
 el.captured.getContext("2d").fillRect(0, 0, el.captured.width, el.captured.height); // black until a capture
 startCamera();
 loadTranslators();
+loadModel();
