@@ -18,7 +18,7 @@ from latentwalk.directions.axes import feature_scorer, fit_axes, teach
 from latentwalk.directions.features import FEATURES
 from latentwalk.directions.pca import pca_directions
 from latentwalk.directions.store import DirectionStore, space_of
-from latentwalk.directions.vectors import orthogonalise
+from latentwalk.directions.vectors import steered
 from latentwalk.errors import InvalidRequest, JobCancelled, LatentwalkError, NameNotFound
 from latentwalk.render.worker import ModelInfo
 from latentwalk.server.state import AppState
@@ -201,13 +201,13 @@ def _offsets(info: ModelInfo, store: DirectionStore, entries: list[SliderEntry])
     names = [e.name for e in entries]
     if len(set(names)) != len(names):
         raise InvalidRequest("each direction may appear once")
-    locked = [known[e.name].vector for e in entries if e.locked]
+    locked = [known[e.name] for e in entries if e.locked]
     out = []
     for e in entries:
         d = known[e.name].with_layers(e.layers, info.num_ws) if e.layers is not None else known[e.name]
         if e.amount == 0 and not e.amount_end:
             continue
-        v = d.vector if e.locked else orthogonalise(d.vector, locked)
+        v = steered(d, e.locked, locked)
         off = DirectionOffset(
             name=d.name,
             space=d.space,
