@@ -147,3 +147,20 @@ def test_bad_files_are_refused_and_lose_nothing(
     # The kept classifier still fits.
     job = client.post("/api/directions/jobs", json={"kind": "fit", "samples": 20, "classifier": "colour"})
     assert _wait(client, job.json())["state"] == "done"
+
+
+def test_a_classifier_failing_oddly_ends_its_job(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from latentwalk.directions.classifier import Classifier
+
+    client.post(f"{URL}?name=colour", content=onnx_classifier(tmp_path / "c.onnx").read_bytes())
+
+    def broken(self: Classifier, pixels: Any) -> dict[str, Any]:
+        raise KeyError("something no one expected")
+
+    monkeypatch.setattr(Classifier, "scores", broken)
+    job = client.post("/api/directions/jobs", json={"kind": "fit", "samples": 20, "classifier": "colour"})
+    done = _wait(client, job.json())
+    assert done["state"] == "error" and "KeyError" in done["error"], done
+    assert client.get("/api/directions").json()["directions"] == []

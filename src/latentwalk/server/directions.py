@@ -4,6 +4,7 @@ for the sliders (locks applied), delete, import and export. See docs/explorer-ap
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from latentwalk.render.worker import ModelInfo
 from latentwalk.server import classifiers
 from latentwalk.server.state import AppState
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 router.include_router(classifiers.router)  # /api/directions/classifiers: uploads for fits
 MAX_JOBS = 16
@@ -178,6 +180,9 @@ async def start_job(request: Request, body: JobBody) -> dict[str, Any]:
             job.state = "cancelled"
         except LatentwalkError as exc:
             job.state, job.error = "error", str(exc)
+        except Exception as exc:  # a bug, or a user's classifier failing oddly: the job must still end
+            log.exception("direction job %s failed", job.id)
+            job.state, job.error = "error", f"the {body.kind} failed: {type(exc).__name__}: {exc}"
 
     asyncio.get_running_loop().run_in_executor(None, run)
     return job.as_dict()
