@@ -11,6 +11,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from classifier_support import onnx_classifier
 from conftest import write_tiny_dcgan
 from latentwalk.cli import main
 from latentwalk.directions.classifier import load_classifier
@@ -20,26 +21,6 @@ onnx = pytest.importorskip("onnx")  # in the `test` extra, so CI has it
 pytest.importorskip("onnxruntime")
 
 
-def _onnx_file(path: Path, keepdims_all: bool = False) -> Path:
-    """Mean colour per channel: [N, 3, 16, 16] -> [N, 3] 'rgb' (labels red, green, blue); or, with
-    keepdims_all, a [N, 1, 1, 1] output that is not a usable score shape."""
-    from onnx import TensorProto, helper
-
-    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 16, 16])
-    if keepdims_all:
-        node = helper.make_node("ReduceMean", ["image"], ["bad"], axes=[1, 2, 3], keepdims=1)
-        out = helper.make_tensor_value_info("bad", TensorProto.FLOAT, ["N", 1, 1, 1])
-    else:
-        node = helper.make_node("ReduceMean", ["image"], ["rgb"], axes=[2, 3], keepdims=0)
-        out = helper.make_tensor_value_info("rgb", TensorProto.FLOAT, ["N", 3])
-    graph = helper.make_graph([node], "colour", [image], [out])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    helper.set_model_props(model, {"labels": "red,green,blue"})
-    onnx.save(model, str(path))
-    return path
-
-
 def _script(module: torch.nn.Module, path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -47,7 +28,7 @@ def _script(module: torch.nn.Module, path: Path) -> None:
 
 
 def test_onnx_classifier_scores_name_the_axes(tmp_path: Path) -> None:
-    c = load_classifier(_onnx_file(tmp_path / "colour.onnx"))
+    c = load_classifier(onnx_classifier(tmp_path / "colour.onnx"))
     pixels = np.zeros((2, 32, 32, 3), np.uint8)  # resized to the model's 16x16
     pixels[0, ..., 0] = 255
     pixels[1, ..., 2] = 255
@@ -57,8 +38,25 @@ def test_onnx_classifier_scores_name_the_axes(tmp_path: Path) -> None:
     assert np.allclose(scores["blue"], [0.0, 1.0], atol=1e-5)
 
 
+def test_classifiers_run_in_batches_and_a_fixed_batch_is_padded(tmp_path: Path) -> None:
+    pixels = np.random.default_rng(1).integers(0, 256, (5, 16, 16, 3), dtype=np.uint8)
+    want = pixels.astype(np.float64).mean(axis=(1, 2)) / 255.0
+    one = load_classifier(onnx_classifier(tmp_path / "one.onnx", batch=1))
+    assert one.fixed_batch == 1
+    two = load_classifier(onnx_classifier(tmp_path / "two.onnx", batch=2))  # 5 frames: 2 + 2 + 1 padded
+    any_ = load_classifier(onnx_classifier(tmp_path / "any.onnx"))
+    any_.batch = 2
+    for c in (one, two, any_):
+        scores = c.scores(pixels)
+        np.testing.assert_allclose(
+            np.stack([scores[k] for k in ("red", "green", "blue")], 1), want, atol=1e-5
+        )
+    with pytest.raises(InvalidRequest, match=r"takes image \[N, 1, 16, 16\].*\[N, 3, H, W\]"):
+        load_classifier(onnx_classifier(tmp_path / "grey.onnx", "grey"))
+
+
 def test_classifier_errors(tmp_path: Path) -> None:
-    wrong = load_classifier(_onnx_file(tmp_path / "wrong.onnx", keepdims_all=True))
+    wrong = load_classifier(onnx_classifier(tmp_path / "wrong.onnx", "bad-output"))
     with pytest.raises(InvalidRequest, match=r"shape \(2, 1, 1, 1\).*expected \[N\] or \[N, K\]"):
         wrong.scores(np.zeros((2, 16, 16, 3), np.uint8))
     junk = tmp_path / "junk.onnx"
@@ -78,7 +76,7 @@ def test_classifier_errors(tmp_path: Path) -> None:
 
 def test_cli_fit_with_a_classifier_and_features(tmp_path: Path) -> None:
     net = write_tiny_dcgan(tmp_path / "tiny.pt", seed=2)
-    clf = _onnx_file(tmp_path / "colour.onnx")
+    clf = onnx_classifier(tmp_path / "colour.onnx")
     runner = CliRunner()
     base = ["--data-dir", str(tmp_path / "data"), "--cache-dir", str(tmp_path / "cache"), "directions"]
     r = runner.invoke(

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from latentwalk.directions.live import live_moves
 from latentwalk.directions.offsets import with_directions
 from latentwalk.directions.store import DirectionStore
 from latentwalk.directions.vectors import Direction, unit
@@ -47,7 +48,7 @@ def test_with_directions_moves_z_ws_and_w_offsets() -> None:
 def test_player_moves_frames_along_a_saved_direction(tmp_path: Path) -> None:
     player, clock, worker, _ = fake_player(tmp_path)
     store = DirectionStore(tmp_path / "directions")
-    player.directions = store
+    player.directions.store = store
     t0 = clock.t
     player.apply(c.Seed(5))
     drive(player, clock, worker, t0 + 0.2)
@@ -68,3 +69,67 @@ def test_player_moves_frames_along_a_saved_direction(tmp_path: Path) -> None:
     player.apply(c.Direction("up", 0.0))
     drive(player, clock, worker, t0 + 0.7)
     np.testing.assert_allclose(worker.requests[-1].z, plain.z)  # type: ignore[arg-type]
+
+
+def test_json_direction_lock_command() -> None:
+    assert c.parse_command({"command": "direction-lock", "name": "male", "on": True}) == c.DirectionLock(
+        "male", True
+    )
+    assert c.parse_command({"command": "direction-lock", "name": "male"}) == c.DirectionLock("male", None)
+    for bad in ({"command": "direction-lock"}, {"command": "direction-lock", "name": "m", "on": 1}):
+        with pytest.raises(InvalidRequest):
+            c.parse_command(bad)
+
+
+def test_live_moves_follow_the_explorers_locks() -> None:
+    a = Direction("a", "feature", "z", unit(np.array([1.0, 0, 0])), std=2.0)
+    b = Direction("b", "feature", "z", unit(np.array([1.0, 1.0, 0])))
+    same = Direction("same", "feature", "z", unit(np.array([-3.0, 0, 0])))
+    known = {d.name: d for d in (a, b, same)}
+    (raw,) = live_moves(known, {"b": 1.0}, [])
+    np.testing.assert_allclose(raw[0].vector, b.vector)
+    moves = dict((d.name, (d.vector, amount)) for d, amount in live_moves(known, {"a": 0.5, "b": 1.0}, ["a"]))
+    np.testing.assert_allclose(moves["b"][0], [0.0, 1.0, 0.0], atol=1e-12)  # a's component removed
+    np.testing.assert_allclose(moves["a"][0], a.vector)  # a locked direction moves along itself
+    assert moves["a"][1] == 0.5
+    assert live_moves(known, {"gone": 1.0, "b": 0.0}, ["gone"]) == []  # unknown names are left out
+    with pytest.raises(InvalidRequest, match="'same'.*within the locked"):
+        live_moves(known, {"same": 1.0}, ["a"])
+
+
+def test_player_locks_and_refuses_without_losing_state(tmp_path: Path) -> None:
+    player, clock, worker, _ = fake_player(tmp_path)
+    store = DirectionStore(tmp_path / "directions")
+    player.directions.store = store
+    t0 = clock.t
+    player.apply(c.Seed(5))
+    drive(player, clock, worker, t0 + 0.2)
+    plain = worker.requests[-1].z
+    info = player.program.items[-1].plan.info  # type: ignore[union-attr]
+    lock_axis = unit(np.eye(info.z_dim)[0])
+    store.put(
+        info,
+        [
+            Direction("lock", "feature", "z", lock_axis),
+            Direction("move", "feature", "z", unit(np.eye(info.z_dim)[0] + np.eye(info.z_dim)[1])),
+        ],
+    )
+    player.apply(c.DirectionLock("lock", True))
+    player.apply(c.Direction("move", 2.0))
+    drive(player, clock, worker, t0 + 0.4)
+    moved = worker.requests[-1].z
+    assert plain is not None and moved is not None
+    np.testing.assert_allclose(moved[0] - plain[0], 2.0 * np.eye(info.z_dim)[1], atol=1e-5)
+    assert player.status()["direction_locks"] == ["lock"]
+    refused = player.apply(c.DirectionLock("nope", True))
+    drive(player, clock, worker, t0 + 0.5)
+    with pytest.raises(NameNotFound, match="unknown direction 'nope'"):
+        refused.result(0)
+    assert player.status()["direction_locks"] == ["lock"] and "nope" in str(player.status()["error"])
+    player.apply(c.DirectionLock("lock"))  # toggles off: the raw move again
+    drive(player, clock, worker, t0 + 0.7)
+    unlocked = worker.requests[-1].z
+    assert unlocked is not None and player.status()["direction_locks"] == []
+    np.testing.assert_allclose(
+        unlocked[0] - plain[0], 2.0 * unit(np.eye(info.z_dim)[0] + np.eye(info.z_dim)[1]), atol=1e-5
+    )

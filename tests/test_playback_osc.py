@@ -20,6 +20,8 @@ from latentwalk.animation.schema import Animation, ModelIdentity
 from latentwalk.animation.store import AnimationStore
 from latentwalk.backends.base import LoadedModel
 from latentwalk.catalog import ModelRef
+from latentwalk.directions.store import DirectionStore
+from latentwalk.directions.vectors import Direction, unit
 from latentwalk.errors import InvalidRequest
 from latentwalk.latents import seeds_to_z
 from latentwalk.models.procedural import ProceduralGenerator
@@ -192,6 +194,12 @@ def test_command_for_maps_every_address() -> None:
     assert command_for("/latentwalk/latent", (3, 0.5)) == c.Latent(3, 0.5)
     assert command_for("/latentwalk/seed", (7,)) == c.Seed(7)
     assert command_for("/latentwalk/random", (100,)) == c.RandomWalk(100)
+    assert command_for("/latentwalk/direction/lock", ("male", 1)) == c.DirectionLock("male", True)
+    assert command_for("/latentwalk/direction/lock", ("male", 0.0)) == c.DirectionLock("male", False)
+    assert command_for("/latentwalk/direction/lock", ("male",)) == c.DirectionLock("male", None)
+    for args in ((), (1, 1), ("male", 2), ("male", "yes"), ("", 1), ("male", 1, 1)):
+        with pytest.raises(InvalidRequest):
+            command_for("/latentwalk/direction/lock", args)
     with pytest.raises(KeyError):
         command_for("/latentwalk/nope", ())
     with pytest.raises(InvalidRequest, match="usage"):
@@ -208,3 +216,89 @@ def test_a_port_in_use_is_a_clear_error() -> None:
             OscControl(lambda cmd: None, "127.0.0.1", rx.port).start()
     finally:
         rx.close()
+
+
+def test_osc_direction_locks_keep_the_locked_score(
+    live: tuple[Stage, SimpleUDPClient, Receiver], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`/latentwalk/direction/lock`: a direction with a component along a locked axis moves the
+    rendered latent with that component removed; unlocking restores the raw move; unknown names are
+    refused in the status and the log while the show goes on."""
+    stage, client, _ = live
+    player = stage.player
+    info = player.worker.info(TINY)
+    rng = np.random.default_rng(0)
+    attr = unit(rng.standard_normal(Z))  # the locked attribute
+    other = rng.standard_normal(Z)
+    other = unit(other - (other @ attr) * attr)
+    mix = unit(attr + 2.0 * other)  # a direction that also moves the attribute
+    DirectionStore(tmp_path / "directions").put(
+        info,
+        [
+            Direction("attr", "feature", "z", attr, std=0.5),
+            Direction("mix", "feature", "z", mix, std=0.8),
+            Direction("same", "feature", "z", attr, std=1.0),
+        ],
+    )
+    sent: list[tuple[int, np.ndarray]] = []  # (generation, z) of every request to the worker
+    submit = player.worker.submit
+
+    def recording(req: Any) -> Any:
+        sent.append((player.generation, np.array(req.z, dtype=np.float64)))
+        return submit(req)
+
+    player.worker.submit = recording  # type: ignore[method-assign]
+
+    def rendered() -> np.ndarray:
+        """The latent rendered for the player's present generation (a held seed: one frame)."""
+        gen = _status(player)["generation"]
+        zs = wait_for(lambda: [z for g, z in list(sent) if g == gen])
+        return zs[-1][0]  # type: ignore[no-any-return]
+
+    client.send_message("/latentwalk/seed", 5)
+    wait_for(lambda: _status(player)["name"] == "seed 5")
+    plain = rendered()
+
+    client.send_message("/latentwalk/direction/lock", ["attr", 1])
+    wait_for(lambda: _status(player)["direction_locks"] == ["attr"])
+    client.send_message("/latentwalk/direction", ["mix", 2.0])
+    wait_for(lambda: _status(player)["directions"] == {"mix": 2.0})
+    locked = rendered()
+    step = locked - plain
+    assert abs(step @ attr) < 1e-6  # the locked score stays put
+    assert np.allclose(step, 2.0 * 0.8 * other, atol=1e-5)  # the rest of `mix`, at its full amount
+    assert abs(step @ mix) > 0.5
+
+    # A locked direction with an amount still applies (along itself), as in the explorer.
+    client.send_message("/latentwalk/direction", ["attr", 1.0])
+    wait_for(lambda: _status(player)["directions"] == {"attr": 1.0, "mix": 2.0})
+    both = rendered()
+    np.testing.assert_allclose(both - locked, 1.0 * 0.5 * attr, atol=1e-5)
+
+    # A direction within the locked ones cannot move: refused, nothing changes.
+    client.send_message("/latentwalk/direction", ["same", 1.0])
+    wait_for(lambda: "lies within the locked directions" in str(_status(player)["error"]))
+    assert _status(player)["directions"] == {"attr": 1.0, "mix": 2.0}
+
+    # Unlocking restores the raw move.
+    client.send_message("/latentwalk/direction", ["attr", 0])
+    client.send_message("/latentwalk/direction/lock", ["attr", 0])
+    wait_for(
+        lambda: _status(player)["direction_locks"] == [] and _status(player)["directions"] == {"mix": 2.0}
+    )
+    raw = rendered()
+    np.testing.assert_allclose(raw - plain, 2.0 * 0.8 * mix, atol=1e-5)
+    assert abs((raw - plain) @ attr - 1.6 * (mix @ attr)) < 1e-5
+
+    # An unknown name: a clear error in the status and the log; the player keeps playing.
+    presented = _status(player)["counters"]["presented"]
+    with caplog.at_level(logging.WARNING, logger="latentwalk.playback.player"):
+        client.send_message("/latentwalk/direction/lock", ["nope", 1])
+        wait_for(lambda: "unknown direction 'nope'" in str(_status(player)["error"]))
+    assert any("unknown direction 'nope'" in r.getMessage() for r in caplog.records)
+    st = _status(player)
+    assert st["state"] == "playing" and st["direction_locks"] == [] and st["directions"] == {"mix": 2.0}
+    wait_for(lambda: _status(player)["counters"]["presented"] > presented + 3)
+    client.send_message("/latentwalk/direction/lock", ["attr"])  # no flag: toggles
+    wait_for(lambda: _status(player)["direction_locks"] == ["attr"])
+    assert _status(player)["error"] is None

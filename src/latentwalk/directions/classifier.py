@@ -21,16 +21,22 @@ import torch.nn.functional as F
 from latentwalk.errors import CorruptModelFile, InvalidRequest, MissingExtra, ModelNotFound, UnsafeModelFile
 
 MAX_SCORES = 256
+BATCH = 32  # frames per classifier run (bounds its memory on a fit of thousands of samples)
 
 
 class Classifier:
-    """Named scores for batches of uint8 frames [N, H, W, C]."""
+    """Named scores for batches of uint8 frames [N, H, W, C], run `batch` frames at a time."""
 
     def __init__(
-        self, run: Callable[[np.ndarray], list[tuple[str, np.ndarray]]], size: tuple[int, int] | None
+        self,
+        run: Callable[[np.ndarray], list[tuple[str, np.ndarray]]],
+        size: tuple[int, int] | None,
+        fixed_batch: int | None = None,
     ):
         self._run = run
         self.size = size  # (H, W) the model wants, or None for any
+        self.fixed_batch = fixed_batch  # the only batch size the model takes (last batch padded), or None
+        self.batch = fixed_batch or BATCH
         self.names: list[str] = []
         self.labels: list[str] | None = None  # names of the columns of a single [N, K] output
 
@@ -43,18 +49,17 @@ class Classifier:
             x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False, antialias=True)
         return x.contiguous().numpy()
 
-    def scores(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
-        """{axis name: scores [N]}.
-
-        Raises:
-            InvalidRequest: the classifier's output is not [N] or [N, K] of finite numbers.
-        """
+    def _chunk(self, pixels: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """(output name, [k] or [k, K] float64) for one batch of k <= `batch` frames."""
+        k = len(pixels)
+        if self.fixed_batch and k < self.fixed_batch:  # pad with copies of the last frame
+            pixels = np.concatenate([pixels, np.repeat(pixels[-1:], self.fixed_batch - k, axis=0)])
         n = len(pixels)
         try:
             outputs = self._run(self._prepare(pixels))
         except (RuntimeError, ValueError) as exc:
             raise InvalidRequest(f"the classifier failed on {n} images: {exc}") from None
-        out: dict[str, np.ndarray] = {}
+        out = []
         for name, value in outputs:
             arr = np.asarray(value, dtype=np.float64)
             if arr.ndim == 2 and arr.shape[1] == 1:
@@ -64,6 +69,19 @@ class Classifier:
                     f"the classifier's output {name!r} has shape {tuple(arr.shape)} for {n} images; "
                     "expected [N] or [N, K] scores"
                 )
+            out.append((name, arr[:k]))
+        return out
+
+    def scores(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
+        """{axis name: scores [N]}.
+
+        Raises:
+            InvalidRequest: the classifier fails, or its output is not [N] or [N, K] finite numbers.
+        """
+        chunks = [self._chunk(pixels[i : i + self.batch]) for i in range(0, len(pixels), self.batch)]
+        out: dict[str, np.ndarray] = {}
+        for j, (name, first) in enumerate(chunks[0] if chunks else []):
+            arr = np.concatenate([c[j][1] for c in chunks]) if len(chunks) > 1 else first
             if not np.isfinite(arr).all():
                 raise InvalidRequest(f"the classifier's output {name!r} contains NaN or infinite values")
             cols = [arr] if arr.ndim == 1 else [arr[:, k] for k in range(arr.shape[1])]
@@ -98,7 +116,7 @@ def load_classifier(path: Path, trusted: bool = False) -> Classifier:
         if not trusted:
             raise UnsafeModelFile(
                 f"{path.name} is TorchScript, which is code: load it only if you trust it "
-                "(--trust-classifier, or 'trusted' in the API)"
+                "(the CLI's --trust-classifier)"
             )
         return _torchscript(path)
     return _onnx(path)
@@ -114,10 +132,18 @@ def _onnx(path: Path) -> Classifier:
     except Exception as exc:  # onnxruntime raises its own (non-public) exception types
         raise CorruptModelFile(f"{path.name} does not load as an ONNX classifier: {exc}") from None
     inputs = sess.get_inputs()
-    if len(inputs) != 1 or len(inputs[0].shape) != 4:
-        raise InvalidRequest(f"{path.name} must take one image input [N, 3, H, W]")
-    h, w = inputs[0].shape[2:]
+    shape = list(inputs[0].shape) if len(inputs) == 1 and inputs[0].shape is not None else []
+    channels = shape[1] if len(shape) == 4 else None
+    if len(inputs) != 1 or len(shape) != 4 or (isinstance(channels, int) and channels != 3):
+        found = ", ".join(f"{i.name} {_dims(i.shape)} {i.type}" for i in inputs) or "no input"
+        raise InvalidRequest(
+            f"{path.name} takes {found}; a classifier must take one float image input [N, 3, H, W]"
+        )
+    if inputs[0].type != "tensor(float)":
+        raise InvalidRequest(f"{path.name} takes {inputs[0].type} images; a classifier must take float32")
+    n, _, h, w = shape
     size = (h, w) if isinstance(h, int) and isinstance(w, int) else None
+    fixed = n if isinstance(n, int) and n > 0 else None
     names = [o.name for o in sess.get_outputs()]
 
     def run(x: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -126,11 +152,15 @@ def _onnx(path: Path) -> Classifier:
         except Exception as exc:
             raise RuntimeError(str(exc)) from None
 
-    c = Classifier(run, size)
+    c = Classifier(run, size, fixed)
     labels = sess.get_modelmeta().custom_metadata_map.get("labels")
     if labels:
         c.labels = [s.strip() for s in labels.split(",") if s.strip()]
     return c
+
+
+def _dims(shape: Any) -> str:
+    return "[" + ", ".join(str(d) if d is not None else "?" for d in shape or []) + "]"
 
 
 def _torchscript(path: Path) -> Classifier:

@@ -120,6 +120,18 @@ def orthogonalise(v: np.ndarray, locked: Sequence[np.ndarray]) -> np.ndarray:
     return r / n
 
 
+def steered(direction: Direction, lock: bool, locked: Sequence[Direction]) -> np.ndarray:
+    """The vector a slider moves along: a locked direction's own, any other made orthogonal to every
+    locked direction of its space (so the locked attributes stay where their sliders put them).
+
+    Raises:
+        InvalidRequest: an unlocked direction lies within the locked ones.
+    """
+    if lock:
+        return direction.vector
+    return orthogonalise(direction.vector, [o.vector for o in locked if o.space == direction.space])
+
+
 def apply(
     latent: np.ndarray,
     vector: np.ndarray,
@@ -161,14 +173,11 @@ def offset(
     """
     z_off: np.ndarray | None = None
     w_off: np.ndarray | None = None
+    held = [o for o, k in zip(directions, locked, strict=True) if k]
     for d, a, lock in zip(directions, amounts, locked, strict=True):
         if a == 0:
             continue
-        v = d.vector
-        if not lock:
-            v = orthogonalise(
-                v, [o.vector for o, k in zip(directions, locked, strict=True) if k and o.space == d.space]
-            )
+        v = steered(d, lock, held)
         if d.space == "z":
             z_off = apply(np.zeros(d.dim) if z_off is None else z_off, v, a, d.std)
         else:

@@ -179,6 +179,19 @@ class Direction:
 
 
 @dataclass(frozen=True)
+class DirectionLock:
+    """Lock the saved direction `name` (True), unlock it (False) or toggle (None). Every moved
+    direction then moves made orthogonal to the locked ones, so a locked attribute stays put."""
+
+    name: str
+    on: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise InvalidRequest("direction lock needs the name of a saved direction")
+
+
+@dataclass(frozen=True)
 class Late:
     """What to do when a frame is not ready at its time: 'drop' it or 'hold' the newest ready frame."""
 
@@ -205,6 +218,7 @@ Command = (
     | Seed
     | Latent
     | Direction
+    | DirectionLock
     | Late
 )
 
@@ -225,6 +239,7 @@ _BY_NAME: dict[str, type[Any]] = {
     "seed": Seed,
     "latent": Latent,
     "direction": Direction,
+    "direction-lock": DirectionLock,
     "late": Late,
 }
 COMMAND_NAMES = tuple(_BY_NAME)

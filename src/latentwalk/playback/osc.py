@@ -11,6 +11,7 @@ Incoming (default 127.0.0.1:9000):
     /latentwalk/psi VALUE             /latentwalk/seed N         /latentwalk/latent I VALUE
     /latentwalk/random [STEPS]        /latentwalk/late drop|hold
     /latentwalk/direction NAME AMOUNT move along a saved direction (std units; 0: back)
+    /latentwalk/direction/lock NAME [0|1]  lock it: moved directions keep its score (none: toggle)
     /start-sequence A[,B...] [C...]   Marrow: play these animations once, in order, then hold
     /random                           Marrow: an endless walk to random seeds, 288 frames a leg
 
@@ -110,6 +111,7 @@ def command_for(address: str, args: tuple[Any, ...]) -> c.Command:
         "seed": "N",
         "latent": "INDEX VALUE",
         "direction": "NAME AMOUNT",
+        "direction/lock": "NAME [0|1]",
         "late": "drop|hold",
         "random": "[STEPS]",
     }.get(verb, "")
@@ -152,6 +154,11 @@ def command_for(address: str, args: tuple[Any, ...]) -> c.Command:
             if not isinstance(args[0], str):
                 raise InvalidRequest(f"usage: {usage}")
             return c.Direction(args[0], _float(args[1], "the amount"))
+        case "direction/lock":
+            _arity(args, 1, 2, usage)
+            if not isinstance(args[0], str):
+                raise InvalidRequest(f"usage: {usage}")
+            return c.DirectionLock(args[0], _flag(args[1:], "direction/lock"))
         case "random":
             _arity(args, 0, 1, usage)
             return c.RandomWalk(_int(args[0], "steps")) if args else c.RandomWalk()

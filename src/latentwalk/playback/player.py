@@ -30,9 +30,8 @@ from latentwalk.animation.frames import filtered
 from latentwalk.animation.schema import ModelIdentity
 from latentwalk.animation.store import AnimationStore
 from latentwalk.catalog import ModelRef
+from latentwalk.directions.live import LiveDirections
 from latentwalk.directions.offsets import with_directions
-from latentwalk.directions.store import DirectionStore, model_key
-from latentwalk.directions.vectors import Direction
 from latentwalk.errors import InvalidRequest, LatentwalkError, RenderError, WorkerStopped
 from latentwalk.playback import commands as c
 from latentwalk.playback.binding import Binder
@@ -42,7 +41,7 @@ from latentwalk.playback.frame import Frame, PresentedFrame
 from latentwalk.playback.lateness import Lateness
 from latentwalk.playback.prefetch import Pace, next_requests
 from latentwalk.playback.program import Item, Program, load_sources
-from latentwalk.render.worker import InferenceWorker
+from latentwalk.render.worker import InferenceWorker, ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +107,7 @@ class Player:
         self.program: Program | None = None
         self.binder = Binder(worker, opts.walk_seed)
         self.offsets: dict[int, float] = {}
-        self.directions: DirectionStore | None = None  # saved directions, for `direction NAME AMOUNT`
-        self.direction_amounts: dict[str, float] = {}
-        self._direction_cache: tuple[tuple[int, str], dict[str, Direction]] | None = None
+        self.directions = LiveDirections()  # `direction NAME AMOUNT`, `direction/lock NAME 0|1`
         self.generation = 0
         self.last: PresentedFrame | None = None
         self.error: str | None = None
@@ -335,7 +332,7 @@ class Player:
     def _submit(self, item: Item, keys: list[Key]) -> None:
         offsets = self._offset_vector(item)
 
-        moves = self._direction_moves(item)
+        moves = self.directions.moves(item.plan.info, self.generation, self._warn_once)
 
         def submit(indices: np.ndarray) -> Any:
             req = item.plan.request(indices)
@@ -368,25 +365,6 @@ class Player:
             if i < len(vec):
                 vec[i] = v
         return vec
-
-    def _direction_moves(self, item: Item) -> list[tuple[Direction, float]]:
-        """The saved directions moved live, read once per model and generation (not per request)."""
-        if not self.direction_amounts or self.directions is None:
-            return []
-        info = item.plan.info
-        key = (self.generation, model_key(info))
-        if self._direction_cache is None or self._direction_cache[0] != key:
-            try:
-                known = {d.name: d for d in self.directions.list(info)}
-            except LatentwalkError as exc:
-                self._warn_once("directions", f"directions cannot be read: {exc}")
-                known = {}
-            missing = sorted(set(self.direction_amounts) - set(known))
-            if missing:
-                self._warn_once(f"dir:{missing}", f"{info.name} has no direction(s) {missing}; ignored")
-            self._direction_cache = (key, known)
-        known = self._direction_cache[1]
-        return [(known[n], a) for n, a in self.direction_amounts.items() if n in known]
 
     def _emit(self, event: str, *args: Any) -> None:
         for listener in list(self.listeners):
@@ -488,14 +466,10 @@ class Player:
                     self.offsets[index] = value
                 self._new_generation()
             case c.Direction(name=name, amount=amount):
-                if self.directions is None:
-                    raise InvalidRequest("this player has no directions folder")
-                if self.program is not None:
-                    self.directions.get(self.program.items[-1].plan.info, name)  # NameNotFound if unknown
-                if amount == 0:
-                    self.direction_amounts.pop(name, None)
-                else:
-                    self.direction_amounts[name] = amount
+                self.directions.set_amount(self._info(), name, amount)
+                self._new_generation()
+            case c.DirectionLock(name=name, on=on):
+                self.directions.set_lock(self._info(), name, on)
                 self._new_generation()
             case c.Late(policy=policy):
                 self.late_policy = policy
@@ -584,10 +558,12 @@ class Player:
             return self.program.items[-1].source.model
         return self.default_model()
 
+    def _info(self) -> ModelInfo | None:
+        return self.program.items[-1].plan.info if self.program is not None else None
+
     def _z_dim(self) -> int | None:
-        if self.program is not None:
-            return self.program.items[-1].plan.info.z_dim
-        return None
+        info = self._info()
+        return None if info is None else info.z_dim
 
     def _shadows_shown(self) -> bool:
         if self.binder.shadows is not None:
@@ -618,7 +594,8 @@ class Player:
             "shadows": self._shadows_shown(),
             "psi": self.binder.psi,
             "offsets": {str(i): v for i, v in sorted(dict(self.offsets).items())},
-            "directions": dict(sorted(dict(self.direction_amounts).items())),
+            "directions": dict(sorted(self.directions.amounts.items())),
+            "direction_locks": sorted(self.directions.locks),
             "generation": self.generation,
             "behind": self.lateness.behind,
             "counters": {

@@ -100,7 +100,7 @@ def build_stage(
     """A stage with the HTTP outputs (hub) and MIDI mapping; OSC, NDI and a MIDI device are added by
     the caller. Nothing starts a thread until it is used."""
     player = Player(worker, store, model_resolver(models_dirs), default_model, options)
-    player.directions = DirectionStore(Path(data_dir) / "directions")
+    player.directions.store = DirectionStore(Path(data_dir) / "directions")
     hub = FrameHub()
     player.add_listener(hub)
     return Stage(player=player, hub=hub, midi=MidiMapping(Path(data_dir) / "midi.json"))

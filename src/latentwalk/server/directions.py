@@ -4,6 +4,7 @@ for the sliders (locks applied), delete, import and export. See docs/explorer-ap
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -14,16 +15,20 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from latentwalk.animation.schema import DirectionOffset, check_name
-from latentwalk.directions.axes import feature_scorer, fit_axes, teach
+from latentwalk.directions.axes import Scorer, feature_scorer, fit_axes, teach
+from latentwalk.directions.classifier import load_classifier
 from latentwalk.directions.features import FEATURES
 from latentwalk.directions.pca import pca_directions
 from latentwalk.directions.store import DirectionStore, space_of
-from latentwalk.directions.vectors import orthogonalise
+from latentwalk.directions.vectors import steered
 from latentwalk.errors import InvalidRequest, JobCancelled, LatentwalkError, NameNotFound
 from latentwalk.render.worker import ModelInfo
+from latentwalk.server import classifiers
 from latentwalk.server.state import AppState
 
+log = logging.getLogger(__name__)
 router = APIRouter()
+router.include_router(classifiers.router)  # /api/directions/classifiers: uploads for fits
 MAX_JOBS = 16
 MAX_IMPORT = 64 << 20
 
@@ -35,6 +40,7 @@ class JobBody(BaseModel):
     samples: int | None = Field(None, ge=20, le=200_000)
     components: int = Field(32, ge=1, le=512)
     features: list[str] = Field(default_factory=list, max_length=len(FEATURES))
+    classifier: str | None = Field(None, max_length=200)  # an uploaded classifier (instead of features)
     seed: int = Field(0, ge=0, le=2**32 - 1)
 
 
@@ -71,6 +77,7 @@ class DirectionJob:
     state: str = "running"  # running | done | cancelled | error
     error: str | None = None
     names: list[str] = field(default_factory=list)
+    classifier: str | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def as_dict(self) -> dict[str, Any]:
@@ -82,6 +89,7 @@ class DirectionJob:
             "total": self.total,
             "error": self.error,
             "names": self.names,
+            "classifier": self.classifier,
         }
 
 
@@ -123,19 +131,33 @@ async def delete_direction(request: Request, name: str) -> dict[str, Any]:
     return await asyncio.to_thread(_listing, info, store)
 
 
+async def _scorer(st: AppState, body: JobBody) -> tuple[Scorer | None, str]:
+    """The fit's scorer and method: built-in features, or an uploaded classifier (one or the other)."""
+    if body.kind == "pca":
+        if body.classifier is not None:
+            raise InvalidRequest("PCA takes no classifier: start a fit with it")
+        return None, "pca"
+    if body.classifier is not None:
+        if body.features:
+            raise InvalidRequest("a fit takes either features or a classifier, not both")
+        path = classifiers.classifiers_of(st).path(body.classifier)
+        return (await asyncio.to_thread(load_classifier, path)).scores, "classifier"
+    return feature_scorer(body.features), "feature"
+
+
 @router.post("/api/directions/jobs")
 async def start_job(request: Request, body: JobBody) -> dict[str, Any]:
     """Start a PCA or an attribute fit; follow it with GET /api/directions/jobs/{id}."""
     st: AppState = request.app.state.lw
     info = await st.worker.info_async(st.model)
     model, worker, store = st.model, st.worker, _store(st)
-    # Unknown features fail here, before the job starts.
-    scorer = feature_scorer(body.features) if body.kind == "fit" else None
+    # Unknown features and classifiers that do not load fail here, before the job starts.
+    scorer, method = await _scorer(st, body)
     samples = body.samples or (20_000 if body.kind == "pca" else 2000)
     jobs = _jobs(request)
     for old in [j for j in jobs.values() if j.state != "running"][: max(0, len(jobs) - MAX_JOBS + 1)]:
         jobs.pop(old.id)
-    job = DirectionJob(id=uuid.uuid4().hex[:12], kind=body.kind, total=samples)
+    job = DirectionJob(id=uuid.uuid4().hex[:12], kind=body.kind, total=samples, classifier=body.classifier)
     jobs[job.id] = job
 
     def progress(done: int, total: int) -> None:
@@ -150,7 +172,7 @@ async def start_job(request: Request, body: JobBody) -> dict[str, Any]:
             else:
                 assert scorer is not None
                 found = fit_axes(
-                    worker, model, scorer, "feature", samples, body.seed, progress=progress, cancel=job.cancel
+                    worker, model, scorer, method, samples, body.seed, progress=progress, cancel=job.cancel
                 )
             store.put(info, found)
             job.names, job.state = [d.name for d in found], "done"
@@ -158,6 +180,9 @@ async def start_job(request: Request, body: JobBody) -> dict[str, Any]:
             job.state = "cancelled"
         except LatentwalkError as exc:
             job.state, job.error = "error", str(exc)
+        except Exception as exc:  # a bug, or a user's classifier failing oddly: the job must still end
+            log.exception("direction job %s failed", job.id)
+            job.state, job.error = "error", f"the {body.kind} failed: {type(exc).__name__}: {exc}"
 
     asyncio.get_running_loop().run_in_executor(None, run)
     return job.as_dict()
@@ -201,13 +226,13 @@ def _offsets(info: ModelInfo, store: DirectionStore, entries: list[SliderEntry])
     names = [e.name for e in entries]
     if len(set(names)) != len(names):
         raise InvalidRequest("each direction may appear once")
-    locked = [known[e.name].vector for e in entries if e.locked]
+    locked = [known[e.name] for e in entries if e.locked]
     out = []
     for e in entries:
         d = known[e.name].with_layers(e.layers, info.num_ws) if e.layers is not None else known[e.name]
         if e.amount == 0 and not e.amount_end:
             continue
-        v = d.vector if e.locked else orthogonalise(d.vector, locked)
+        v = steered(d, e.locked, locked)
         off = DirectionOffset(
             name=d.name,
             space=d.space,

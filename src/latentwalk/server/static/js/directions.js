@@ -1,10 +1,12 @@
 // The Directions tab: a slider per named direction of the current model (amount in standard
-// deviations), a lock per direction, a layer range for StyleGAN models, reset; PCA and feature fits
-// as jobs with progress; and axes taught by example from a grid of marked samples. The sliders'
+// deviations), a lock per direction, a layer range for StyleGAN models, reset; PCA, feature and
+// classifier fits (dirclassifiers.js) as jobs with progress; and axes taught by example from a grid
+// of marked samples. The sliders'
 // result is the `directions` entry of the animation settings (docs/explorer-api.md), so it renders,
 // saves and exports with the animation.
 
 import { ApiError } from "./api.js";
+import { mountClassifiers } from "./dirclassifiers.js";
 
 const $ = (id) => document.getElementById(id);
 const GRID = 24; // samples per page of the teaching grid
@@ -12,7 +14,10 @@ const MIN_MARKS = 10;
 
 async function call(method, path, body) {
   const init = { method, headers: { Accept: "application/json" } };
-  if (body !== undefined) {
+  if (body instanceof Blob) {
+    init.headers["Content-Type"] = "application/octet-stream"; // a file, sent as it is
+    init.body = body;
+  } else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
@@ -215,13 +220,14 @@ export function mountDirections({ store, actions, toast = null }) {
     jobId = job.id;
     el.job.hidden = false;
     el.pca.disabled = el.fit.disabled = true;
+    classifiers.setBusy(true);
     follow(job);
   }
 
   function follow(job) {
     el.jobProgress.max = Math.max(job.total, 1);
     el.jobProgress.value = job.done;
-    const what = job.kind === "pca" ? "PCA" : "fit";
+    const what = job.kind === "pca" ? "PCA" : job.classifier ? `fit of ${job.classifier}` : "fit";
     el.jobText.textContent = `${what} ${job.done}/${job.total}`;
     if (job.state === "running") {
       setTimeout(async () => {
@@ -248,6 +254,7 @@ export function mountDirections({ store, actions, toast = null }) {
     jobId = null;
     el.job.hidden = true;
     el.pca.disabled = el.fit.disabled = false;
+    classifiers.setBusy(false);
   }
 
   el.pca.addEventListener("click", () =>
@@ -256,6 +263,16 @@ export function mountDirections({ store, actions, toast = null }) {
   el.fit.addEventListener("click", () =>
     startJob({ kind: "fit", samples: Number(el.fitSamples.value) || 2000, features: [el.feature.value] }),
   );
+  const classifiers = mountClassifiers({
+    call,
+    startJob,
+    samples: () => Number(el.fitSamples.value) || 2000,
+    fail,
+    done(message) {
+      el.teachResult.dataset.error = "false";
+      el.teachResult.textContent = message;
+    },
+  });
   el.jobCancel.addEventListener("click", () => {
     if (jobId) call("DELETE", `/api/directions/jobs/${jobId}`).catch(() => {});
   });
@@ -335,6 +352,7 @@ export function mountDirections({ store, actions, toast = null }) {
       sliders = {};
       marks.clear();
       refresh();
+      classifiers.refresh();
       drawGrid();
       // Directions of another model do not fit this one.
       const dim = state.model.has_w ? state.model.w_dim : state.model.z_dim;
