@@ -5,6 +5,7 @@ error shape and change nothing."""
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -164,3 +165,14 @@ def test_a_classifier_failing_oddly_ends_its_job(
     done = _wait(client, job.json())
     assert done["state"] == "error" and "KeyError" in done["error"], done
     assert client.get("/api/directions").json()["directions"] == []
+
+
+def test_without_onnxruntime_an_upload_says_what_to_install(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = onnx_classifier(tmp_path / "colour.onnx").read_bytes()
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` fails
+    r = client.post(f"{URL}?name=colour", content=data)
+    _refused(r, 501, "pip install 'latentwalk[onnx]'")
+    assert r.json()["error"]["type"] == "MissingExtra"
+    assert client.get(URL).json() == {"classifiers": []}  # nothing kept

@@ -14,7 +14,7 @@ LatentwalkError
 ├── ExportCancelled           an export was cancelled (its partial output removed)
 ├── JobCancelled              a long job (a direction search) was cancelled by its caller
 ├── WorkerStopped             the inference worker is shut down
-├── MissingExtra              an optional part (NDI, MIDI) needs a package that is not installed
+├── MissingExtra              an optional part (NDI, MIDI, ONNX) needs a package not installed (HTTP 501)
 ├── NameTaken                 a saved animation or bookmark already has that name (HTTP 409)
 ├── NameNotFound              no saved animation or bookmark has that name (HTTP 404)
 └── StorageError              the library could not be written or read: disk full, permissions

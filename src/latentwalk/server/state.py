@@ -14,6 +14,7 @@ from latentwalk.errors import (
     CorruptAnimation,
     InvalidRequest,
     LatentwalkError,
+    MissingExtra,
     ModelLoadError,
     ModelNotFound,
     NameNotFound,
@@ -45,13 +46,16 @@ class AppState:
 
 def error_status(exc: LatentwalkError) -> int:
     """HTTP status of each error class: 400 bad input or damaged file, 404 unknown name, 409 clash,
-    422 model failed to load, 503 stopped, 500 anything else (a bug or a full disk)."""
+    422 model failed to load, 501 an optional package is not installed, 503 stopped, 500 anything else
+    (a bug or a full disk)."""
     if isinstance(exc, ModelNotFound | NameNotFound):
         return 404
     if isinstance(exc, NameTaken):
         return 409
     if isinstance(exc, WorkerStopped):
         return 503
+    if isinstance(exc, MissingExtra):
+        return 501
     if isinstance(exc, ModelLoadError):
         return 422
     if isinstance(exc, InvalidRequest | CorruptAnimation):
