@@ -192,3 +192,28 @@ def test_fp16_batches_do_not_overflow_with_large_styles() -> None:
     assert torch.isfinite(got).all()
     worst, mean = _grey_diff(got, want)
     assert mean < 3, (worst, mean)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's own compiler stack warns about itself
+def test_the_synthesis_the_gpu_path_compiles_traces_and_matches_eager() -> None:
+    """`--compile` / `cuda_graphs` wrap the fast synthesis in torch.compile (reduce-overhead). CUDA
+    graphs need a GPU, but the tracing does not: on the CPU, inductor compiles the same module, so a
+    change that breaks tracing (a graph break on data-dependent control flow, an untraceable op)
+    fails here, and the compiled result must equal eager."""
+    pytest.importorskip("torch._inductor")
+    from latentwalk.render.acceleration import CudaGraphSynthesis
+
+    g = tiny_stylegan2(res=16)
+    fast = accelerate(g, torch.device("cpu"), "fp32")
+    compiled = CudaGraphSynthesis(fast.synthesis)
+    with torch.inference_mode():
+        ws = g.mapping(torch.randn(2, g.z_dim, generator=torch.Generator().manual_seed(1)), None)
+        eager = fast.synthesis(ws, noise_mode="const")
+        first = compiled(ws, noise_mode="const")
+        again = compiled(ws, noise_mode="const")
+        fresh = compiled(ws, noise_mode="random")  # random noise stays eager, out of the graph
+    assert first.shape == eager.shape == fresh.shape
+    assert torch.allclose(first, eager, atol=1e-4), (first - eager).abs().max()
+    assert torch.equal(first, again)
+    assert not torch.equal(fresh, eager)
