@@ -83,7 +83,17 @@ class Figures:
             "rss_mib_end": round(self.rss[-1][1], 1) if self.rss else None,
             "rss_mib_max_after_warmup": round(max(after), 1) if after else None,
             "rss_growth_after_warmup": round(max(after) / after[0] - 1, 3) if after else None,
+            # A trend rather than one sample's luck: the peak of the later half of the samples after
+            # the warm-up over the peak of the earlier half (a plateau gives 0, a leak keeps growing).
+            "rss_growth_late_over_early_peak": _late_over_early(after),
         }
+
+
+def _late_over_early(samples: list[float]) -> float | None:
+    if len(samples) < 2:
+        return None
+    half = len(samples) // 2
+    return round(max(samples[half:]) / max(samples[:half]) - 1, 3)
 
 
 def _render_message(request_id: int, z: list[list[float]], steps: int) -> str:
