@@ -627,14 +627,12 @@ def _run_live_server(
     """Load the model, build the stage and the app, switch on the controls asked for, serve."""
     import uvicorn
 
-    from latentwalk.allocator import fix_mmap_threshold
     from latentwalk.animation.store import AnimationStore
     from latentwalk.playback.commands import Play
     from latentwalk.playback.osc import parse_target
     from latentwalk.playback.stage import build_stage
     from latentwalk.server.app import create_app
 
-    fix_mmap_threshold()  # RSS stays flat under load (allocator.py)
     ref: ModelRef = resolve(settings.model, settings.models_dirs)
     target = parse_target(osc_target) if osc_target else None
     worker = obj.worker().start()
