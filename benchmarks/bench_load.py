@@ -62,6 +62,7 @@ class Figures:
     rss: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, MiB)
     slow_connected: int = 0
     hung_up: int = 0  # fast clients stopped by the deadline (mid-request or between requests)
+    served: int = 0  # fast clients that received at least one whole transition
 
     def summary(self, seconds: float, warmup: float) -> dict[str, Any]:
         after = [m for t, m in self.rss if t >= warmup]
@@ -76,6 +77,7 @@ class Figures:
             "http": self.http,
             "slow_clients_connected": self.slow_connected,
             "hung_up_at_deadline": self.hung_up,
+            "clients_served": self.served,
             "latency_ms_p50": round(statistics.median(lat), 1) if lat else None,
             "latency_ms_p95": round(lat[int(0.95 * (len(lat) - 1))], 1) if lat else None,
             "rss_mib_start": round(self.rss[0][1], 1) if self.rss else None,
@@ -102,19 +104,28 @@ def _render_message(request_id: int, z: list[list[float]], steps: int) -> str:
 
 
 async def fast_client(
-    url: str, base: str, z_dim: int, steps: int, until: float, rng: random.Random, fig: Figures
+    url: str,
+    base: str,
+    z_dim: int,
+    steps: int,
+    until: float,
+    rng: random.Random,
+    fig: Figures,
+    hang_up: bool = True,
 ) -> None:
     request_id = 0
+    first_render = 1  # the first request is a transition
     # At the deadline the client hangs up, even mid-transition (the server must cancel that render),
-    # so the load ends on time instead of waiting for the last long queue to drain.
-    deadline = asyncio.timeout(until - time.monotonic())
+    # so the load ends on time instead of waiting for the last long queue to drain. Without
+    # `hang_up` it finishes the transition it is reading, so every client gets whole ones.
+    deadline = asyncio.timeout(until - time.monotonic() if hang_up else None)
     try:
         async with deadline, websockets.connect(url, max_size=2**24) as ws:
-            while True:
+            while hang_up or time.monotonic() < until:
                 request_id += 1
                 seeds = [rng.randrange(1 << 30), rng.randrange(1 << 30)]
                 z = seeds_to_z(seeds, z_dim).astype(np.float32).tolist()
-                if rng.random() < 0.15:
+                if request_id > 1 and rng.random() < 0.15:  # a transition first, then a mix
                     settings = {"keyframes": [{"seed": 0}, {"seed": 1}], "steps": [steps]}
                     body = {
                         "type": "latent",
@@ -146,6 +157,7 @@ async def fast_client(
                     if event.get("type") == "done" and event.get("id") == request_id:
                         fig.latency_ms.append((time.perf_counter() - t0) * 1000)
                         fig.renders += 1
+                        fig.served += request_id == first_render
                         break
     except TimeoutError as exc:
         if deadline.expired():
@@ -201,6 +213,7 @@ async def drive(
     seed: int,
     every: float | None = None,
     echo: bool = False,
+    hang_up: bool = True,
 ) -> Figures:
     """Run the load against a server already listening at `base` (process `pid`)."""
     fig = Figures()
@@ -214,7 +227,8 @@ async def drive(
     watch = asyncio.create_task(watch_memory(pid, start, done, fig, every, echo))
     tasks = [slow_client(url, z_dim, until, fig) for _ in range(slow)]
     tasks += [
-        fast_client(url, base, z_dim, steps, until, random.Random(rng.random()), fig) for _ in range(clients)
+        fast_client(url, base, z_dim, steps, until, random.Random(rng.random()), fig, hang_up)
+        for _ in range(clients)
     ]
     await asyncio.gather(*tasks)
     done.set()
@@ -275,11 +289,18 @@ def main() -> None:
                 base, proc.pid, args.clients, args.slow, args.seconds, args.steps, 0, args.every, echo=True
             )
             fig = asyncio.run(load)
+            warmup = args.warmup if args.warmup is not None else args.seconds / 5
+            summary = fig.summary(args.seconds, warmup)
         finally:
+            t0 = time.monotonic()
             proc.terminate()
-            proc.wait(timeout=20)
-    warmup = args.warmup if args.warmup is not None else args.seconds / 5
-    print(json.dumps(fig.summary(args.seconds, warmup), indent=1))
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    summary["server_exit_s"] = round(time.monotonic() - t0, 1)  # SIGTERM to exit (killed at 60)
+    print(json.dumps(summary, indent=1))
     print("rss over time (s, MiB):", [(round(t), round(m)) for t, m in fig.rss])
     for err in fig.errors[:10]:
         print("error:", err)
