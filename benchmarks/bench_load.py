@@ -1,20 +1,24 @@
 """Load: many WebSocket clients at once, some of them too slow to read, for a long time.
 
-Starts `latentwalk serve` in a subprocess on a free loopback port (the procedural model unless
---model) and runs --clients clients for --seconds: each asks for short transitions with fresh seeds
-and reads every frame, asks for a latent now and then, and lists the library over HTTP. --slow
-clients ask for long transitions and never read: the server must block on them (their frames wait,
-nobody else's do) instead of queueing frames in memory. Prints errors, frames served, latency, and
-the server's RSS over time (flat within 10% after the warm-up is the target).
+Starts `latentwalk serve` in a subprocess on a free loopback port (the procedural model, 256 px,
+unless --model) and runs --clients clients for --seconds: each asks for short transitions with fresh
+seeds and reads every frame, asks for a latent now and then, and lists the library over HTTP; at the
+deadline each hangs up, mid-transition or not. --slow clients ask for long transitions and never
+read: the server must block on them (their frames wait, nobody else's do) instead of queueing frames
+in memory. Prints the server's RSS every --every seconds, then errors, frames served, latency, and
+the RSS growth after the warm-up (flat within 10% is the target). The server's frame cache is
+bounded (--frame-cache-mb, 8 by default) so that it fills early and the growth is not the cache.
 
-Run: .venv/bin/python benchmarks/bench_load.py [--seconds 600] [--clients 50] [--slow 5]
+Run: .venv/bin/python benchmarks/bench_load.py [--seconds 600] [--clients 50] [--slow 5] [--model NAME]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import random
 import socket
 import statistics
@@ -57,6 +61,8 @@ class Figures:
     latency_ms: list[float] = field(default_factory=list)  # request -> last frame of a transition
     rss: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, MiB)
     slow_connected: int = 0
+    hung_up: int = 0  # fast clients stopped by the deadline (mid-request or between requests)
+    served: int = 0  # fast clients that received at least one whole transition
 
     def summary(self, seconds: float, warmup: float) -> dict[str, Any]:
         after = [m for t, m in self.rss if t >= warmup]
@@ -70,6 +76,8 @@ class Figures:
             "latents": self.latents,
             "http": self.http,
             "slow_clients_connected": self.slow_connected,
+            "hung_up_at_deadline": self.hung_up,
+            "clients_served": self.served,
             "latency_ms_p50": round(statistics.median(lat), 1) if lat else None,
             "latency_ms_p95": round(lat[int(0.95 * (len(lat) - 1))], 1) if lat else None,
             "rss_mib_start": round(self.rss[0][1], 1) if self.rss else None,
@@ -77,7 +85,17 @@ class Figures:
             "rss_mib_end": round(self.rss[-1][1], 1) if self.rss else None,
             "rss_mib_max_after_warmup": round(max(after), 1) if after else None,
             "rss_growth_after_warmup": round(max(after) / after[0] - 1, 3) if after else None,
+            # A trend rather than one sample's luck: the peak of the later half of the samples after
+            # the warm-up over the peak of the earlier half (a plateau gives 0, a leak keeps growing).
+            "rss_growth_late_over_early_peak": _late_over_early(after),
         }
+
+
+def _late_over_early(samples: list[float]) -> float | None:
+    if len(samples) < 2:
+        return None
+    half = len(samples) // 2
+    return round(max(samples[half:]) / max(samples[:half]) - 1, 3)
 
 
 def _render_message(request_id: int, z: list[list[float]], steps: int) -> str:
@@ -86,16 +104,28 @@ def _render_message(request_id: int, z: list[list[float]], steps: int) -> str:
 
 
 async def fast_client(
-    url: str, base: str, z_dim: int, steps: int, until: float, rng: random.Random, fig: Figures
+    url: str,
+    base: str,
+    z_dim: int,
+    steps: int,
+    until: float,
+    rng: random.Random,
+    fig: Figures,
+    hang_up: bool = True,
 ) -> None:
     request_id = 0
+    first_render = 1  # the first request is a transition
+    # At the deadline the client hangs up, even mid-transition (the server must cancel that render),
+    # so the load ends on time instead of waiting for the last long queue to drain. Without
+    # `hang_up` it finishes the transition it is reading, so every client gets whole ones.
+    deadline = asyncio.timeout(until - time.monotonic() if hang_up else None)
     try:
-        async with websockets.connect(url, max_size=2**24) as ws:
-            while time.monotonic() < until:
+        async with deadline, websockets.connect(url, max_size=2**24) as ws:
+            while hang_up or time.monotonic() < until:
                 request_id += 1
                 seeds = [rng.randrange(1 << 30), rng.randrange(1 << 30)]
                 z = seeds_to_z(seeds, z_dim).astype(np.float32).tolist()
-                if rng.random() < 0.15:
+                if request_id > 1 and rng.random() < 0.15:  # a transition first, then a mix
                     settings = {"keyframes": [{"seed": 0}, {"seed": 1}], "steps": [steps]}
                     body = {
                         "type": "latent",
@@ -127,7 +157,13 @@ async def fast_client(
                     if event.get("type") == "done" and event.get("id") == request_id:
                         fig.latency_ms.append((time.perf_counter() - t0) * 1000)
                         fig.renders += 1
+                        fig.served += request_id == first_render
                         break
+    except TimeoutError as exc:
+        if deadline.expired():
+            fig.hung_up += 1
+        else:
+            fig.errors.append(f"client: timeout: {exc}")
     except Exception as exc:  # a dropped connection is an error to report, not a crash of the bench
         fig.errors.append(f"client: {type(exc).__name__}: {exc}")
 
@@ -151,15 +187,33 @@ def _get(url: str) -> Any:
         return json.loads(r.read())
 
 
-async def watch_memory(pid: int, start: float, until: float, fig: Figures, every: float) -> None:
-    while time.monotonic() < until:
-        fig.rss.append((time.monotonic() - start, rss_mib(pid)))
-        await asyncio.sleep(every)
-    fig.rss.append((time.monotonic() - start, rss_mib(pid)))
+async def watch_memory(
+    pid: int, start: float, done: asyncio.Event, fig: Figures, every: float, echo: bool
+) -> None:
+    """Sample the server's RSS every `every` seconds until `done` is set (printing each when `echo`)."""
+    while True:
+        t, mib = time.monotonic() - start, rss_mib(pid)
+        fig.rss.append((t, mib))
+        if echo:
+            line = f"t={t:6.0f} s  rss {mib:7.1f} MiB  frames {fig.frames}  errors {len(fig.errors)}"
+            print(line, flush=True)
+        if done.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), every)
 
 
 async def drive(
-    base: str, pid: int, clients: int, slow: int, seconds: float, steps: int, seed: int
+    base: str,
+    pid: int,
+    clients: int,
+    slow: int,
+    seconds: float,
+    steps: int,
+    seed: int,
+    every: float | None = None,
+    echo: bool = False,
+    hang_up: bool = True,
 ) -> Figures:
     """Run the load against a server already listening at `base` (process `pid`)."""
     fig = Figures()
@@ -168,12 +222,17 @@ async def drive(
     start = time.monotonic()
     until = start + seconds
     rng = random.Random(seed)
-    tasks = [watch_memory(pid, start, until, fig, max(0.2, seconds / 100))]
-    tasks += [slow_client(url, z_dim, until, fig) for _ in range(slow)]
+    done = asyncio.Event()
+    every = every if every is not None else max(0.2, seconds / 100)
+    watch = asyncio.create_task(watch_memory(pid, start, done, fig, every, echo))
+    tasks = [slow_client(url, z_dim, until, fig) for _ in range(slow)]
     tasks += [
-        fast_client(url, base, z_dim, steps, until, random.Random(rng.random()), fig) for _ in range(clients)
+        fast_client(url, base, z_dim, steps, until, random.Random(rng.random()), fig, hang_up)
+        for _ in range(clients)
     ]
     await asyncio.gather(*tasks)
+    done.set()
+    await watch
     # The server still answers at once after the load (the slow clients have gone).
     _get(f"{base}/api/health")
     return fig
@@ -213,21 +272,36 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8, help="frames per transition of the fast clients")
     parser.add_argument("--model", default="procedural")
     parser.add_argument("--warmup", type=float, default=None, help="seconds (default: a fifth of the run)")
+    parser.add_argument("--every", type=float, default=10.0, help="seconds between RSS samples (printed)")
+    parser.add_argument(
+        "--frame-cache-mb",
+        type=int,
+        default=8,
+        help="the server's frame cache: small, so that it is full early and the memory figure shows "
+        "growth beyond it (the server's own default is 256)",
+    )
     args = parser.parse_args()
+    os.environ["LATENTWALK_FRAME_CACHE_MB"] = str(args.frame_cache_mb)  # the server inherits it
     with tempfile.TemporaryDirectory() as tmp:
         proc, base = start_server(Path(tmp), args.model)
         try:
-            fig = asyncio.run(
-                drive(base, proc.pid, args.clients, args.slow, args.seconds, args.steps, seed=0)
+            load = drive(
+                base, proc.pid, args.clients, args.slow, args.seconds, args.steps, 0, args.every, echo=True
             )
+            fig = asyncio.run(load)
+            warmup = args.warmup if args.warmup is not None else args.seconds / 5
+            summary = fig.summary(args.seconds, warmup)
         finally:
+            t0 = time.monotonic()
             proc.terminate()
-            proc.wait(timeout=20)
-    warmup = args.warmup if args.warmup is not None else args.seconds / 5
-    print(json.dumps(fig.summary(args.seconds, warmup), indent=1))
-    print(
-        "rss over time (s, MiB):", [(round(t), round(m)) for t, m in fig.rss[:: max(1, len(fig.rss) // 20)]]
-    )
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    summary["server_exit_s"] = round(time.monotonic() - t0, 1)  # SIGTERM to exit (killed at 60)
+    print(json.dumps(summary, indent=1))
+    print("rss over time (s, MiB):", [(round(t), round(m)) for t, m in fig.rss])
     for err in fig.errors[:10]:
         print("error:", err)
 

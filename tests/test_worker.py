@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import os
+import threading
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import write_tiny_dcgan
+from latentwalk.backends import LoadedModel
 from latentwalk.catalog import ModelRef
 from latentwalk.errors import InvalidRequest, ModelNotFound, UnsupportedFormat, WorkerStopped
 from latentwalk.latents import seeds_to_z
+from latentwalk.models.base import ZSpaceGenerator
 from latentwalk.render.worker import InferenceWorker, RenderRequest
 
 PROC = ModelRef(name="procedural", zoo="procedural")
@@ -135,3 +141,60 @@ def test_w_space_render_and_mapping(worker: InferenceWorker) -> None:
         worker.render(RenderRequest(ref, z, transform=(0.1, 0.0, 0.0)))
     with pytest.raises(InvalidRequest, match="either"):
         worker.submit(RenderRequest(ref))
+
+
+class GatedGenerator(ZSpaceGenerator):
+    """4x4 grey images; a row whose first latent value has a gate waits for it (a render in progress
+    that the test holds open). Records the rows it renders."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.z_dim, self.img_resolution = 4, 4
+        self.gates: dict[int, threading.Event] = {}
+        self.entered: dict[int, threading.Event] = {}
+        self.rendered: list[int] = []
+
+    def hold(self, key: int) -> None:
+        self.gates[key], self.entered[key] = threading.Event(), threading.Event()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        key = int(z[0, 0])
+        self.rendered.append(key)
+        if key in self.gates:
+            self.entered[key].set()
+            assert self.gates[key].wait(30)
+        return torch.zeros(z.shape[0], 3, 4, 4)
+
+
+def test_a_drained_render_is_claimed_when_its_batch_starts_and_let_go_when_done(
+    worker: InferenceWorker,
+) -> None:
+    # Under load the worker drains a render per client at once. A client that hangs up meanwhile must
+    # not have its frames rendered, and finished results must not wait for the rest of the drain
+    # (bench_load: hundreds of MiB of pixels were held that way).
+    g = GatedGenerator()
+    ref = ModelRef(name="gated", zoo="gated-test")
+    worker.register(ref, LoadedModel(generator=g))
+    g.hold(1)
+    g.hold(3)
+
+    def submit(key: int, noise: str) -> concurrent.futures.Future[np.ndarray]:
+        z = np.array([[key, 0, 0, 0]], np.float32)
+        return worker.submit(RenderRequest(ref, z, noise_mode=noise))  # type: ignore[arg-type]
+
+    busy = submit(1, "const")
+    assert g.entered[1].wait(30)
+    # Queued while the worker is busy: drained together, three groups (the noise modes differ).
+    done_first, held, abandoned = submit(2, "const"), submit(3, "random"), submit(4, "none")
+    g.gates[1].set()
+    busy.result(timeout=30)
+    assert g.entered[3].wait(30)  # 2 has been rendered; 3 is in progress; 4 waits its turn
+    result = weakref.ref(done_first.result(timeout=30))
+    del done_first
+    gc.collect()
+    assert result() is None, "a finished render was kept until the whole drain was done"
+    assert abandoned.cancel(), "a drained render could not be cancelled before its batch started"
+    g.gates[3].set()
+    held.result(timeout=30)
+    worker.render(RenderRequest(ref, np.zeros((1, 4), np.float32)))  # the drain is over
+    assert g.rendered == [1, 2, 3, 0]

@@ -321,6 +321,7 @@ class InferenceWorker:
                 if first is None:
                     return
                 jobs = [first]
+                first = None
                 stop_after = False
                 while True:  # drain what has arrived meanwhile, to batch it
                     try:
@@ -331,33 +332,40 @@ class InferenceWorker:
                         stop_after = True
                         break
                     jobs.append(nxt)
+                nxt = None
                 self._process(jobs)
                 if stop_after:
                     return
 
     def _process(self, jobs: list[_Job]) -> None:
-        groups: dict[tuple[Any, ...], list[_Job]] = {}
+        """Run the drained jobs, emptying `jobs`. A job is claimed (marked running) only when its
+        batch starts, so one cancelled meanwhile (its client gone, its render superseded) is skipped,
+        and a batch is let go as soon as it has run: under load the queue holds a render for each
+        client, and keeping every result until the last is done held hundreds of MiB of pixels."""
+        groups: dict[tuple[Any, ...], collections.deque[_Job]] = {}
         for job in jobs:
-            if not job.future.set_running_or_notify_cancel():
-                continue  # cancelled by its caller while queued (a superseded render)
             if job.kind != "render":
-                self._run_group([job])
+                if job.future.set_running_or_notify_cancel():
+                    self._run_group([job])
                 continue
             assert job.request is not None
-            groups.setdefault(job.request.batch_key(), []).append(job)
-        for group in groups.values():
-            # Split into batches of at most max_batch rows.
-            batch: list[_Job] = []
-            rows = 0
-            for job in group:
-                n = job.request.rows if job.request is not None else 0
-                if batch and rows + n > self.max_batch:
+            groups.setdefault(job.request.batch_key(), collections.deque()).append(job)
+        jobs.clear()
+        while groups:
+            group = groups.pop(next(iter(groups)))
+            while group:  # batches of at most max_batch rows
+                batch: list[_Job] = []
+                rows = 0
+                while group:
+                    n = group[0].request.rows if group[0].request is not None else 0
+                    if batch and rows + n > self.max_batch:
+                        break
+                    job = group.popleft()
+                    if job.future.set_running_or_notify_cancel():  # else cancelled while queued
+                        batch.append(job)
+                        rows += n
+                if batch:
                     self._run_group(batch)
-                    batch, rows = [], 0
-                batch.append(job)
-                rows += n
-            if batch:
-                self._run_group(batch)
 
     def _run_group(self, jobs: list[_Job]) -> None:
         try:

@@ -233,7 +233,10 @@ class Session:
                             encode_run, await asyncio.wrap_future(worker.submit(plan.request(idx)))
                         )
                 else:
-                    blobs = await asyncio.to_thread(encode_run, await current)
+                    pixels = await current
+                    current = None  # a client slow to read holds the encoded run, not its pixels too
+                    blobs = await asyncio.to_thread(encode_run, pixels)
+                    del pixels
                 for i, data in zip(idx.tolist(), blobs, strict=True):
                     cache.put(key, i, data)
                 yield idx, blobs
