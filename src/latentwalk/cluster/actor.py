@@ -1,0 +1,103 @@
+"""The Ray actor of the render farm: one per GPU (or CPU group), holding its own inference worker
+with the model loaded once, rendering shards with the same code as a single-machine export.
+
+A model file reaches the actor as bytes (through Ray's object store, so nodes need no shared
+disk), is checked against the driver's sha256 and loaded through the same safe loaders as any
+file: nothing in it is executed. Built-in models are loaded by name from the node's cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from latentwalk.animation.frames import FramePlan, render_frames
+from latentwalk.catalog import ModelRef
+from latentwalk.cluster.join import encode_shard
+from latentwalk.errors import ModelLoadError
+from latentwalk.export import ExportOptions, _resized
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelPayload:
+    """Which model an actor loads: a built-in name, or a file (its bytes come beside) and sha256."""
+
+    name: str
+    zoo: str | None = None
+    sha256: str | None = None
+    suffix: str = ""
+
+
+class ShardRenderer:
+    """Renders shards of animations for one model on one device (wrapped by `ray.remote` in job.py)."""
+
+    def __init__(
+        self, payload: ModelPayload, data: bytes | None, cache_dir: str, device: str, threads: int
+    ) -> None:
+        # `data`: the model file's bytes (Ray resolves the object ref given as a top-level argument)
+        self.payload, self.data, self.cache_dir = payload, data, cache_dir
+        self.device, self.threads = device, threads
+        self.worker: Any = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.shards_rendered = 0
+
+    def load(self) -> dict[str, Any]:
+        """Load the model (once); a bad model raises here, with the loader's message."""
+        if self.worker is not None:
+            return self.ping()
+        import torch
+
+        from latentwalk.render.worker import InferenceWorker
+
+        if self.device == "cpu" and self.threads > 0:
+            torch.set_num_threads(self.threads)
+        payload = self.payload
+        if payload.zoo is not None:
+            self.ref = ModelRef(name=payload.name, zoo=payload.zoo)
+        else:
+            data = self.data if isinstance(self.data, bytes) else bytes(self.data or b"")
+            self.data = None  # the file on disk is enough now
+            if hashlib.sha256(data).hexdigest() != payload.sha256:
+                raise ModelLoadError(f"the model {payload.name} arrived damaged (its sha256 differs)")
+            self._tmp = tempfile.TemporaryDirectory(prefix="latentwalk-actor-")
+            path = Path(self._tmp.name) / f"{payload.name}{payload.suffix}"
+            path.write_bytes(data)
+            self.ref = ModelRef(name=payload.name, path=path)
+        worker = InferenceWorker(Path(self.cache_dir), device=self.device, max_batch=8).start()
+        try:
+            self.info = worker.info(self.ref)
+        except BaseException:
+            worker.stop()
+            raise
+        self.worker = worker
+        return self.ping()
+
+    def ping(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "device": str(self.worker.device), "shards": self.shards_rendered}
+
+    def render_shard(
+        self, plan: FramePlan, start: int, end: int, options: ExportOptions
+    ) -> tuple[dict[str, bytes], dict[str, Any]]:
+        """Render and encode frames `start..end-1`; returns the shard's files and its meta."""
+        t0 = time.perf_counter()
+        self.load()
+        local = dataclasses.replace(plan, model=self.ref)
+        frames = (
+            (i, _resized(frame, options.size, options.upscale))
+            for i, frame in render_frames(self.worker, local, start, end)
+        )
+        files, hashes = encode_shard(frames, options)
+        self.shards_rendered += 1
+        meta = {"sha256": hashes, "seconds": time.perf_counter() - t0, "pid": os.getpid()}
+        return files, meta
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()

@@ -1,0 +1,318 @@
+"""The render farm's driver: connects to Ray, keeps a pool of actors per model, hands out shards,
+retries a shard whose actor or node died on a replacement, joins the shards, reports progress."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from latentwalk.animation.frames import FramePlan
+from latentwalk.cluster.actor import ModelPayload, ShardRenderer
+from latentwalk.cluster.join import VIDEO, join_shards
+from latentwalk.cluster.shards import Shard, ShardStore, job_key, shard_folder, split
+from latentwalk.errors import (
+    ClusterUnavailable,
+    ExportCancelled,
+    ExportError,
+    LatentwalkError,
+    RenderError,
+)
+from latentwalk.export import ExportOptions, _remove, _write_sidecar, output_path, sidecar_path
+
+log = logging.getLogger(__name__)
+CLUSTER_INSTALL = "pip install 'latentwalk[cluster]'"
+CPU_GROUP = 4  # CPUs per actor where a cluster has no GPU (torch uses them as threads)
+MAX_ATTEMPTS = 3  # renders of one shard before the job gives up (actors lost each time)
+DEFAULT_SHARD_FRAMES = 32
+
+
+def import_ray() -> Any:
+    """The ray module, or ClusterUnavailable naming the install command."""
+    try:
+        import ray
+    except ImportError:
+        raise ClusterUnavailable(
+            f"rendering on a cluster needs Ray, which is not installed: {CLUSTER_INSTALL}"
+        ) from None
+    return ray
+
+
+def connect(address: str = "auto") -> Any:
+    """Connect to Ray once per process. `auto`: $RAY_ADDRESS if set, else a local Ray started here;
+    otherwise an address such as `ray://HOST:10001` (Ray Client) or `HOST:6379`."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray
+    try:
+        if address == "auto" and not os.environ.get("RAY_ADDRESS"):
+            ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        else:
+            target = None if address == "auto" else address
+            ray.init(address=target, log_to_driver=False, logging_level=logging.WARNING)
+    except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError... by case
+        where = os.environ.get("RAY_ADDRESS") if address == "auto" else address
+        raise ClusterUnavailable(
+            f"cannot start or reach the Ray cluster at {where or 'local'}: {exc}"
+        ) from None
+    return ray
+
+
+def _lost_errors(ray: Any) -> tuple[type[BaseException], ...]:
+    """Errors that mean an actor, its worker process or its node is gone (the shard is retried)."""
+    names = ("RayActorError", "WorkerCrashedError", "NodeDiedError", "ObjectLostError", "OwnerDiedError")
+    return tuple(getattr(ray.exceptions, n) for n in names if hasattr(ray.exceptions, n))
+
+
+@dataclass
+class JobResult:
+    """What a cluster render did: the output, shard counts and where the time went."""
+
+    path: Path
+    shards: int
+    rendered: int  # shards rendered by this run
+    reused: int  # shards found finished on disk (a resumed job)
+    retries: int  # shards rendered again after their actor was lost
+    actors_started: int
+    seconds: dict[str, float] = field(default_factory=dict)  # actors, render, join
+    frame_hashes: list[str] = field(default_factory=list)  # sha256 of each frame before encoding
+
+
+class Cluster:
+    """A connection to Ray and the actors started on it, one pool per model (kept between jobs).
+
+    Args:
+        address: `auto` or a Ray address. workers: actors per model (default: one per GPU, or one
+        per 4 CPUs). cache_dir: where actors find built-in model weights on their node.
+        threads: torch threads of a CPU actor. Default: this process's own count, because torch's
+        CPU results can differ in the last bit with the thread count, and a CPU farm should give
+        the bytes a local render gives.
+    """
+
+    def __init__(
+        self,
+        address: str = "auto",
+        workers: int | None = None,
+        cache_dir: Path | None = None,
+        threads: int | None = None,
+    ) -> None:
+        import torch
+
+        self.ray = connect(address)
+        self.cache_dir = cache_dir or Path.home() / ".cache" / "latentwalk"
+        self.workers = workers
+        self.threads = threads or torch.get_num_threads()
+        self._pools: dict[str, list[Any]] = {}
+        self._payloads: dict[str, tuple[ModelPayload, Any]] = {}  # model key -> (payload, bytes ref)
+        self.actors_started = 0
+        self.on_shard: Callable[[Shard, list[Any]], None] | None = None  # hook: (shard, busy actors)
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop this cluster's actors (Ray itself stays up for the process)."""
+        for pool in self._pools.values():
+            for actor in pool:
+                self._kill(actor)
+        self._pools.clear()
+
+    # ---------------------------------------------------------------- actors
+
+    def _shape(self) -> tuple[int, str, float, float]:
+        res = self.ray.cluster_resources()
+        gpus, cpus = int(res.get("GPU", 0)), max(1, int(res.get("CPU", 1)))
+        if gpus:
+            n = self.workers or gpus
+            return n, "cuda", 1.0, min(1.0, gpus / n)
+        n = self.workers or max(1, cpus // CPU_GROUP)
+        return n, "cpu", max(0.01, min(float(CPU_GROUP), cpus / n)), 0.0
+
+    def _new_actor(self, key: str) -> Any:
+        payload, data = self._payloads[key]
+        _, device, cpus, gpus = self._shape()
+        remote = self.ray.remote(ShardRenderer).options(num_cpus=cpus, num_gpus=gpus, max_restarts=0)
+        self.actors_started += 1
+        return remote.remote(payload, data, str(self.cache_dir), device, self.threads)
+
+    def _pool(self, plan: FramePlan) -> tuple[str, list[Any]]:
+        key = self._payload(plan)
+        if key not in self._pools:
+            count = self._shape()[0]
+            actors = [self._new_actor(key) for _ in range(count)]
+            self._pools[key] = actors
+            try:  # load the model everywhere now: a bad model fails here, once, with its message
+                self.ray.get([a.load.remote() for a in actors])
+            except Exception as exc:
+                self.close()
+                raise self._unwrap(exc) from None
+        return key, self._pools[key]
+
+    def _payload(self, plan: FramePlan) -> str:
+        """The key of the plan's model; its payload (and file bytes, put in the object store once)."""
+        ref = plan.model
+        if ref.zoo is not None:
+            key = f"zoo:{ref.zoo}"
+            self._payloads.setdefault(key, (ModelPayload(name=ref.name, zoo=ref.zoo), None))
+            return key
+        assert ref.path is not None
+        data = Path(ref.path).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        key = f"file:{digest}"
+        if key not in self._payloads:
+            payload = ModelPayload(ref.name, sha256=digest, suffix=ref.path.suffix)
+            self._payloads[key] = (payload, self.ray.put(data))
+        return key
+
+    def _kill(self, actor: Any) -> None:
+        try:
+            self.ray.kill(actor)
+        except Exception:  # already dead, or the cluster is gone: nothing left to stop
+            pass
+
+    def _unwrap(self, exc: BaseException) -> BaseException:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, LatentwalkError):
+            return cause
+        if isinstance(exc, LatentwalkError):
+            return exc
+        return RenderError(f"a render farm actor failed: {cause or exc}")
+
+    # ---------------------------------------------------------------- a job
+
+    def render(
+        self,
+        plan: FramePlan,
+        out: Path,
+        options: ExportOptions,
+        shard_frames: int = DEFAULT_SHARD_FRAMES,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> JobResult:
+        """Render `plan` in shards on the cluster and join them into `out` (as export_frames does).
+
+        Shards already on disk from an interrupted run of the same job are kept, not redone.
+
+        Raises:
+            InvalidRequest, ExportError, ExportCancelled (finished shards stay on disk, so running
+            the job again resumes), RenderError, ClusterUnavailable.
+        """
+        options.check(plan.info.resolution)
+        final = output_path(Path(out), options.fmt)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ExportError(f"cannot create the folder {final.parent}: {exc.strerror}") from None
+        shards = split(plan.total, shard_frames)
+        video = options.fmt in VIDEO
+        shard_opts = {
+            "shard_format": options.fmt if video else "png",
+            "size": options.size,
+            "upscale": options.upscale,
+            **({"fps": options.fps, "crf": options.crf} if video else {}),
+        }
+        key = job_key(plan.cache_key("frames", 0), shard_opts, shards)
+        store = ShardStore(shard_folder(final), key, shards)
+        todo = store.todo()
+        result = JobResult(final, len(shards), 0, len(shards) - len(todo), 0, 0)
+        done = sum(s.frames for s in shards if s not in todo)
+        if progress is not None:
+            progress(done, plan.total)
+        t0 = time.perf_counter()
+        started = self.actors_started
+        if todo:
+            key, pool = self._pool(plan)
+            result.seconds["actors"] = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            self._run(key, pool, plan, options, store, todo, result, progress, cancel, done)
+            result.seconds["render"] = time.perf_counter() - t1
+        result.actors_started = self.actors_started - started
+        t2 = time.perf_counter()
+        result.frame_hashes = [h for s in shards for h in store.meta(s).get("sha256", [])]
+        temp = final.parent / f".{final.name}.partial-{os.getpid()}-{threading.get_ident()}{final.suffix}"
+        try:
+            join_shards(store, options, temp)
+            if final.is_dir():
+                shutil.rmtree(final)
+            os.replace(temp, final)
+            _write_sidecar(sidecar_path(final), plan, options, final)
+        except BaseException as exc:
+            _remove(temp)
+            if isinstance(exc, OSError):
+                raise ExportError(f"could not write {final.name}: {exc.strerror or exc}") from None
+            raise
+        store.remove()
+        result.seconds["join"] = time.perf_counter() - t2
+        return result
+
+    def _run(
+        self,
+        key: str,
+        pool: list[Any],
+        plan: FramePlan,
+        options: ExportOptions,
+        store: ShardStore,
+        todo: list[Shard],
+        result: JobResult,
+        progress: Callable[[int, int], None] | None,
+        cancel: threading.Event | None,
+        done: int,
+    ) -> None:
+        ray = self.ray
+        lost = _lost_errors(ray)
+        plan_ref = ray.put(plan)  # once per job, not once per shard
+        queue = collections.deque(todo)
+        idle = list(pool)
+        inflight: dict[Any, tuple[Shard, Any]] = {}
+        attempts: collections.Counter[int] = collections.Counter()
+        while queue or inflight:
+            if cancel is not None and cancel.is_set():
+                self.close()  # stops the shards in flight; finished ones stay for a resume
+                raise ExportCancelled("the export was cancelled")
+            while queue and idle:
+                actor, shard = idle.pop(), queue.popleft()
+                ref = actor.render_shard.remote(plan_ref, shard.start, shard.end, options)
+                inflight[ref] = (shard, actor)
+            ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.25)
+            for ref in ready:
+                shard, actor = inflight.pop(ref)
+                try:
+                    files, meta = ray.get(ref)
+                except lost as exc:
+                    attempts[shard.index] += 1
+                    log.warning("render farm: actor lost on %s (%s); retrying", shard.name, type(exc))
+                    if attempts[shard.index] >= MAX_ATTEMPTS:
+                        self.close()
+                        raise RenderError(
+                            f"shard {shard.name} failed {MAX_ATTEMPTS} times (its actor or node was lost "
+                            f"each time): {exc}"
+                        ) from None
+                    result.retries += 1
+                    queue.appendleft(shard)
+                    self._kill(actor)
+                    replacement = self._new_actor(key)
+                    pool[pool.index(actor)] = replacement
+                    idle.append(replacement)
+                    continue
+                except Exception as exc:
+                    self.close()
+                    raise self._unwrap(exc) from None
+                store.put(shard, files, meta)
+                result.rendered += 1
+                done += shard.frames
+                idle.append(actor)
+                if progress is not None:
+                    progress(done, plan.total)
+                if self.on_shard is not None:
+                    self.on_shard(shard, [a for _, a in inflight.values()])
