@@ -4,10 +4,13 @@ is replaced, an interrupted job resumes from its shards, and without --cluster R
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import subprocess
 import sys
 import threading
+import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from conftest import TESTSERVER
 from latentwalk.animation.frames import FramePlan, plan, render_frames
 from latentwalk.animation.schema import AnimationSettings
 from latentwalk.catalog import ModelRef
@@ -285,3 +289,45 @@ def test_a_render_without_cluster_never_imports_ray(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("ok") and len(list((tmp_path / "walk").iterdir())) == 2
+
+
+def test_explorer_exports_run_on_the_cluster_with_the_whole_jobs_progress(
+    ray_local: Any, sg2: ModelRef, worker: InferenceWorker, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from latentwalk.config import Settings
+    from latentwalk.server.app import create_app
+
+    settings = Settings(
+        models_dirs=(tmp_path / "models",),
+        cache_dir=tmp_path / "cache",
+        data_dir=tmp_path / "data",
+        allowed_hosts=TESTSERVER,
+        cluster="auto",
+    )
+    body = {
+        "name": "farm",
+        "format": "png",
+        "settings": {"keyframes": [{"seed": 1}, {"seed": 2}], "steps": [7]},
+        "latents": seeds_to_z([1, 2], 8).tolist(),
+    }
+    with TestClient(create_app(settings, worker, sg2)) as client:
+        job = client.post("/api/exports", json=body).json()
+        assert job["cluster"] is True and job["total"] == 7
+        seen = []
+        for _ in range(600):
+            status = client.get(f"/api/exports/{job['id']}").json()
+            seen.append(status["done"])
+            if status["state"] != "running":
+                break
+            time.sleep(0.05)
+        assert status["state"] == "done" and status["done"] == status["total"] == 7, status
+        assert seen == sorted(seen)
+        data = client.get(status["download"]).content
+    p = plan(worker, sg2, AnimationSettings.model_validate(body["settings"]), seeds_to_z([1, 2], 8))
+    single = export_frames(worker, p, tmp_path / "single", ExportOptions(fmt="png"))
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert sorted(zf.namelist()) == [f"farm/{f.name}" for f in sorted(single.iterdir())]
+        for f in single.iterdir():
+            assert zf.read(f"farm/{f.name}") == f.read_bytes()
