@@ -84,6 +84,7 @@ class JobResult:
     actors_started: int
     seconds: dict[str, float] = field(default_factory=dict)  # actors, render, join
     frame_hashes: list[str] = field(default_factory=list)  # sha256 of each frame before encoding
+    shard_seconds: list[float] = field(default_factory=list)  # render + encode time of each shard run
 
 
 class Cluster:
@@ -310,6 +311,7 @@ class Cluster:
                     raise self._unwrap(exc) from None
                 store.put(shard, files, meta)
                 result.rendered += 1
+                result.shard_seconds.append(float(meta.get("seconds", 0.0)))
                 done += shard.frames
                 idle.append(actor)
                 if progress is not None:
