@@ -12,7 +12,9 @@ import dataclasses
 import hashlib
 import os
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,8 @@ from latentwalk.catalog import ModelRef
 from latentwalk.cluster.join import encode_shard
 from latentwalk.errors import ModelLoadError
 from latentwalk.export import ExportOptions, _resized
+
+PROGRESS_EVERY = 0.25  # seconds between an actor's progress reports within a shard
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,19 +86,43 @@ class ShardRenderer:
 
     def render_shard(
         self, plan: FramePlan, start: int, end: int, options: ExportOptions
-    ) -> tuple[dict[str, bytes], dict[str, Any]]:
-        """Render and encode frames `start..end-1`; returns the shard's files and its meta."""
+    ) -> Iterator[tuple[str, Any]]:
+        """Render and encode frames `start..end-1` (a Ray streaming generator).
+
+        Yields ("frames", n) now and then while it works (n frames of the shard done), then
+        ("shard", (files, meta)): the shard's files and its meta (frame hashes, seconds)."""
         t0 = time.perf_counter()
         self.load()
         local = dataclasses.replace(plan, model=self.ref)
-        frames = (
-            (i, _resized(frame, options.size, options.upscale))
-            for i, frame in render_frames(self.worker, local, start, end)
-        )
-        files, hashes = encode_shard(frames, options)
+        count = [0]
+
+        def frames() -> Iterator[tuple[int, Any]]:
+            for i, frame in render_frames(self.worker, local, start, end):
+                yield i, _resized(frame, options.size, options.upscale)
+                count[0] += 1
+
+        box: dict[str, Any] = {}
+
+        def encode() -> None:
+            try:
+                box["out"] = encode_shard(frames(), options)
+            except BaseException as exc:  # handed to the caller below
+                box["error"] = exc
+
+        thread = threading.Thread(target=encode, name="latentwalk-shard", daemon=True)
+        thread.start()
+        reported = 0
+        while thread.is_alive():
+            thread.join(PROGRESS_EVERY)
+            if count[0] != reported:
+                reported = count[0]
+                yield "frames", reported
+        if "error" in box:
+            raise box["error"]
+        files, hashes = box["out"]
         self.shards_rendered += 1
         meta = {"sha256": hashes, "seconds": time.perf_counter() - t0, "pid": os.getpid()}
-        return files, meta
+        yield "shard", (files, meta)
 
     def close(self) -> None:
         if self.worker is not None:

@@ -275,7 +275,8 @@ class Cluster:
         plan_ref = ray.put(plan)  # once per job, not once per shard
         queue = collections.deque(todo)
         idle = list(pool)
-        inflight: dict[Any, tuple[Shard, Any]] = {}
+        inflight: dict[Any, tuple[Shard, Any]] = {}  # streaming generator -> (shard, actor)
+        partial: dict[int, int] = {}  # frames done so far of the shards in flight
         attempts: collections.Counter[int] = collections.Counter()
         while queue or inflight:
             if cancel is not None and cancel.is_set():
@@ -283,14 +284,16 @@ class Cluster:
                 raise ExportCancelled("the export was cancelled")
             while queue and idle:
                 actor, shard = idle.pop(), queue.popleft()
-                ref = actor.render_shard.remote(plan_ref, shard.start, shard.end, options)
-                inflight[ref] = (shard, actor)
+                call = actor.render_shard.options(num_returns="streaming")
+                inflight[call.remote(plan_ref, shard.start, shard.end, options)] = (shard, actor)
             ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.25)
-            for ref in ready:
-                shard, actor = inflight.pop(ref)
+            for gen in ready:
+                shard, actor = inflight[gen]
                 try:
-                    files, meta = ray.get(ref)
+                    kind, value = ray.get(next(gen))
                 except lost as exc:
+                    del inflight[gen]
+                    partial.pop(shard.index, None)
                     attempts[shard.index] += 1
                     log.warning("render farm: actor lost on %s (%s); retrying", shard.name, type(exc))
                     if attempts[shard.index] >= MAX_ATTEMPTS:
@@ -306,15 +309,23 @@ class Cluster:
                     pool[pool.index(actor)] = replacement
                     idle.append(replacement)
                     continue
-                except Exception as exc:
+                except Exception as exc:  # StopIteration included: a shard ended without its files
                     self.close()
                     raise self._unwrap(exc) from None
+                if kind == "frames":
+                    partial[shard.index] = int(value)
+                    if progress is not None:
+                        progress(done + sum(partial.values()), plan.total)
+                    continue
+                del inflight[gen]
+                partial.pop(shard.index, None)
+                files, meta = value
                 store.put(shard, files, meta)
                 result.rendered += 1
                 result.shard_seconds.append(float(meta.get("seconds", 0.0)))
                 done += shard.frames
                 idle.append(actor)
                 if progress is not None:
-                    progress(done, plan.total)
+                    progress(done + sum(partial.values()), plan.total)
                 if self.on_shard is not None:
                     self.on_shard(shard, [a for _, a in inflight.values()])

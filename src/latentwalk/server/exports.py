@@ -104,7 +104,7 @@ async def start_export(request: Request, body: ExportBody) -> dict[str, Any]:
             job.done = done
 
         try:
-            if job.cluster:  # the whole job's progress: frames of the shards finished so far
+            if job.cluster:  # the whole job's progress: frames finished on all actors
                 out = _render_on_cluster(st, plan, folder / name, options, progress, job.cancel)
             else:
                 out = export_frames(
