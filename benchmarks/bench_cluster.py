@@ -26,7 +26,8 @@ import torch
 from latentwalk.animation.frames import plan
 from latentwalk.animation.schema import AnimationSettings
 from latentwalk.catalog import ModelRef
-from latentwalk.cluster.job import Cluster, connect
+from latentwalk.cluster.connection import connect
+from latentwalk.cluster.job import Cluster
 from latentwalk.cluster.shards import shard_folder
 from latentwalk.export import ExportOptions, export_frames, output_path
 from latentwalk.latents import seeds_to_z

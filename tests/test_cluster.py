@@ -260,8 +260,22 @@ def test_cli_batch_file_renders_each_line_on_the_cluster(ray_local: Any, tmp_pat
     assert res.exit_code == 1 and "line 1:" in res.output and "nope" in res.output
 
 
+def test_a_pool_that_cannot_be_placed_fails_with_a_clear_message(
+    ray_local: Any, worker: InferenceWorker, tmp_path: Path
+) -> None:
+    from latentwalk.cluster.job import Cluster
+
+    p = _walk(worker, PROC, 512, 2)
+    with Cluster("auto", workers=3, cache_dir=tmp_path / "cache") as big:
+        big._shape = lambda: (3, "cpu", 2.0, 0.0)  # type: ignore[method-assign]  # 6 CPUs of 2
+        big.start_timeout = 2.0
+        with pytest.raises(ClusterUnavailable, match="did not start within 2 s"):
+            big.render(p, tmp_path / "walk", ExportOptions(fmt="png"))
+    assert not (tmp_path / "walk").exists()
+
+
 def test_missing_ray_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from latentwalk.cluster.job import connect
+    from latentwalk.cluster.connection import connect
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails, as when it is not installed
     with pytest.raises(ClusterUnavailable, match=r"pip install 'latentwalk\[cluster\]'"):
@@ -331,3 +345,46 @@ def test_explorer_exports_run_on_the_cluster_with_the_whole_jobs_progress(
         assert sorted(zf.namelist()) == [f"farm/{f.name}" for f in sorted(single.iterdir())]
         for f in single.iterdir():
             assert zf.read(f"farm/{f.name}") == f.read_bytes()
+
+
+def test_direction_fit_samples_render_and_score_on_the_cluster(
+    farm: Any, sg2: ModelRef, worker: InferenceWorker, tmp_path: Path
+) -> None:
+    from latentwalk.cluster import samples as farm_samples
+    from latentwalk.directions.axes import feature_scorer, fit_axes
+
+    names = ("brightness", "contrast")
+    local = fit_axes(worker, sg2, feature_scorer(names), samples=300, seed=3)
+    spec, data = farm_samples.scorer_for(names)
+    seen: list[int] = []
+    remote = fit_axes(
+        worker,
+        sg2,
+        feature_scorer(names),
+        samples=300,
+        seed=3,
+        progress=lambda d, _t: seen.append(d),
+        score_samples=farm_samples.scores_on_cluster(farm, sg2, spec, data),
+    )
+    assert [d.name for d in remote] == list(names)
+    for a, b in zip(local, remote, strict=True):
+        np.testing.assert_array_equal(a.vector, b.vector)
+        assert a.stats == b.stats
+    assert seen[-1] == 301 and 128 in seen  # chunks of 128 samples, then the fit
+
+    farm.close()  # the CLI starts its own actors; these would hold the two CPUs
+    args = ["--cache-dir", str(tmp_path / "cache"), "--data-dir", str(tmp_path / "data"), "directions"]
+    fit = [
+        "fit",
+        "--network",
+        str(sg2.path),
+        "--feature",
+        "brightness",
+        "--samples",
+        "40",
+        "--cluster",
+        "auto",
+    ]
+    res = CliRunner().invoke(main, [*args, *fit])
+    assert res.exit_code == 0, res.output
+    assert "brightness" in CliRunner().invoke(main, [*args, "list", "--network", str(sg2.path)]).output

@@ -48,6 +48,7 @@ class ShardRenderer:
         self.device, self.threads = device, threads
         self.worker: Any = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._scorer: tuple[Any, Any] | None = None  # (spec, scorer function), kept between chunks
         self.shards_rendered = 0
 
     def load(self) -> dict[str, Any]:
@@ -68,8 +69,7 @@ class ShardRenderer:
             self.data = None  # the file on disk is enough now
             if hashlib.sha256(data).hexdigest() != payload.sha256:
                 raise ModelLoadError(f"the model {payload.name} arrived damaged (its sha256 differs)")
-            self._tmp = tempfile.TemporaryDirectory(prefix="latentwalk-actor-")
-            path = Path(self._tmp.name) / f"{payload.name}{payload.suffix}"
+            path = Path(self._tmpdir()) / f"{payload.name}{payload.suffix}"
             path.write_bytes(data)
             self.ref = ModelRef(name=payload.name, path=path)
         worker = InferenceWorker(Path(self.cache_dir), device=self.device, max_batch=8).start()
@@ -123,6 +123,21 @@ class ShardRenderer:
         self.shards_rendered += 1
         meta = {"sha256": hashes, "seconds": time.perf_counter() - t0, "pid": os.getpid()}
         yield "shard", (files, meta)
+
+    def score_samples(self, samples: Any, scorer: Any, classifier: bytes | None) -> dict[str, Any]:
+        """Render sampled latents (a directions.sampling.Samples) and score them with a ScorerSpec
+        (cluster/samples.py); `classifier`: the classifier file's bytes, if the spec names one."""
+        from latentwalk.directions import sampling
+
+        self.load()
+        if self._scorer is None or self._scorer[0] != scorer:
+            self._scorer = (scorer, scorer.build(classifier, Path(self._tmpdir())))
+        return self._scorer[1](sampling.render(self.worker, self.ref, samples))
+
+    def _tmpdir(self) -> str:
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="latentwalk-actor-")
+        return self._tmp.name
 
     def close(self) -> None:
         if self.worker is not None:

@@ -16,60 +16,26 @@ from pathlib import Path
 from typing import Any
 
 from latentwalk.animation.frames import FramePlan
+from latentwalk.catalog import ModelRef
 from latentwalk.cluster.actor import ModelPayload, ShardRenderer
+from latentwalk.cluster.connection import connect, lost_errors
 from latentwalk.cluster.join import VIDEO, join_shards
 from latentwalk.cluster.shards import Shard, ShardStore, job_key, shard_folder, split
 from latentwalk.errors import (
     ClusterUnavailable,
     ExportCancelled,
     ExportError,
+    JobCancelled,
     LatentwalkError,
     RenderError,
 )
 from latentwalk.export import ExportOptions, _remove, _write_sidecar, output_path, sidecar_path
 
 log = logging.getLogger(__name__)
-CLUSTER_INSTALL = "pip install 'latentwalk[cluster]'"
 CPU_GROUP = 4  # CPUs per actor where a cluster has no GPU (torch uses them as threads)
 MAX_ATTEMPTS = 3  # renders of one shard before the job gives up (actors lost each time)
 DEFAULT_SHARD_FRAMES = 32
-
-
-def import_ray() -> Any:
-    """The ray module, or ClusterUnavailable naming the install command."""
-    try:
-        import ray
-    except ImportError:
-        raise ClusterUnavailable(
-            f"rendering on a cluster needs Ray, which is not installed: {CLUSTER_INSTALL}"
-        ) from None
-    return ray
-
-
-def connect(address: str = "auto") -> Any:
-    """Connect to Ray once per process. `auto`: $RAY_ADDRESS if set, else a local Ray started here;
-    otherwise an address such as `ray://HOST:10001` (Ray Client) or `HOST:6379`."""
-    ray = import_ray()
-    if ray.is_initialized():
-        return ray
-    try:
-        if address == "auto" and not os.environ.get("RAY_ADDRESS"):
-            ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
-        else:
-            target = None if address == "auto" else address
-            ray.init(address=target, log_to_driver=False, logging_level=logging.WARNING)
-    except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError... by case
-        where = os.environ.get("RAY_ADDRESS") if address == "auto" else address
-        raise ClusterUnavailable(
-            f"cannot start or reach the Ray cluster at {where or 'local'}: {exc}"
-        ) from None
-    return ray
-
-
-def _lost_errors(ray: Any) -> tuple[type[BaseException], ...]:
-    """Errors that mean an actor, its worker process or its node is gone (the shard is retried)."""
-    names = ("RayActorError", "WorkerCrashedError", "NodeDiedError", "ObjectLostError", "OwnerDiedError")
-    return tuple(getattr(ray.exceptions, n) for n in names if hasattr(ray.exceptions, n))
+START_TIMEOUT = 600.0  # seconds for a pool's actors to be placed and load their model
 
 
 @dataclass
@@ -111,6 +77,7 @@ class Cluster:
         self.cache_dir = cache_dir or Path.home() / ".cache" / "latentwalk"
         self.workers = workers
         self.threads = threads or torch.get_num_threads()
+        self.start_timeout = START_TIMEOUT
         self._pools: dict[str, list[Any]] = {}
         self._payloads: dict[str, tuple[ModelPayload, Any]] = {}  # model key -> (payload, bytes ref)
         self.actors_started = 0
@@ -147,22 +114,28 @@ class Cluster:
         self.actors_started += 1
         return remote.remote(payload, data, str(self.cache_dir), device, self.threads)
 
-    def _pool(self, plan: FramePlan) -> tuple[str, list[Any]]:
-        key = self._payload(plan)
+    def _pool(self, model: ModelRef) -> tuple[str, list[Any]]:
+        key = self._payload(model)
         if key not in self._pools:
             count = self._shape()[0]
             actors = [self._new_actor(key) for _ in range(count)]
             self._pools[key] = actors
             try:  # load the model everywhere now: a bad model fails here, once, with its message
-                self.ray.get([a.load.remote() for a in actors])
+                self.ray.get([a.load.remote() for a in actors], timeout=self.start_timeout)
+            except self.ray.exceptions.GetTimeoutError:
+                self.close()
+                _, device, cpus, gpus = self._shape()
+                raise ClusterUnavailable(
+                    f"{count} render farm actors ({cpus:g} CPUs and {gpus:g} GPUs each) did not start within "
+                    f"{self.start_timeout:g} s: the cluster is busy or too small; try fewer --workers"
+                ) from None
             except Exception as exc:
                 self.close()
                 raise self._unwrap(exc) from None
         return key, self._pools[key]
 
-    def _payload(self, plan: FramePlan) -> str:
-        """The key of the plan's model; its payload (and file bytes, put in the object store once)."""
-        ref = plan.model
+    def _payload(self, ref: ModelRef) -> str:
+        """The key of a model; its payload (and file bytes, put in the object store once)."""
         if ref.zoo is not None:
             key = f"zoo:{ref.zoo}"
             self._payloads.setdefault(key, (ModelPayload(name=ref.name, zoo=ref.zoo), None))
@@ -175,6 +148,13 @@ class Cluster:
             payload = ModelPayload(ref.name, sha256=digest, suffix=ref.path.suffix)
             self._payloads[key] = (payload, self.ray.put(data))
         return key
+
+    def _replace(self, key: str, pool: list[Any], actor: Any) -> Any:
+        """A new actor in the place of a lost one (it loads the model before its first task)."""
+        self._kill(actor)
+        replacement = self._new_actor(key)
+        pool[pool.index(actor)] = replacement
+        return replacement
 
     def _kill(self, actor: Any) -> None:
         try:
@@ -189,6 +169,60 @@ class Cluster:
         if isinstance(exc, LatentwalkError):
             return exc
         return RenderError(f"a render farm actor failed: {cause or exc}")
+
+    # ---------------------------------------------------------------- tasks other than shards
+
+    def map(
+        self,
+        model: ModelRef,
+        method: str,
+        items: list[tuple[Any, ...]],
+        progress: Callable[[int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[Any]:
+        """Call `method(*item)` of this model's actors for every item, spread over the pool; the
+        results in the order of `items`. An item whose actor was lost runs again on a replacement.
+
+        Raises:
+            JobCancelled: `cancel` was set. The LatentwalkError an actor raised, or RenderError.
+        """
+        ray = self.ray
+        lost = lost_errors(ray)
+        key, pool = self._pool(model)
+        queue = collections.deque(range(len(items)))
+        idle = list(pool)
+        inflight: dict[Any, tuple[int, Any]] = {}
+        attempts: collections.Counter[int] = collections.Counter()
+        results: dict[int, Any] = {}
+        while queue or inflight:
+            if cancel is not None and cancel.is_set():
+                self.close()
+                raise JobCancelled("the job was cancelled")
+            while queue and idle:
+                actor, i = idle.pop(), queue.popleft()
+                inflight[getattr(actor, method).remote(*items[i])] = (i, actor)
+            ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.25)
+            for ref in ready:
+                i, actor = inflight.pop(ref)
+                try:
+                    results[i] = ray.get(ref)
+                except lost as exc:
+                    attempts[i] += 1
+                    if attempts[i] >= MAX_ATTEMPTS:
+                        self.close()
+                        raise RenderError(
+                            f"a task failed {MAX_ATTEMPTS} times (its actor was lost): {exc}"
+                        ) from None
+                    queue.appendleft(i)
+                    idle.append(self._replace(key, pool, actor))
+                    continue
+                except Exception as exc:
+                    self.close()
+                    raise self._unwrap(exc) from None
+                idle.append(actor)
+                if progress is not None:
+                    progress(len(results))
+        return [results[i] for i in range(len(items))]
 
     # ---------------------------------------------------------------- a job
 
@@ -233,7 +267,7 @@ class Cluster:
         t0 = time.perf_counter()
         started = self.actors_started
         if todo:
-            key, pool = self._pool(plan)
+            key, pool = self._pool(plan.model)
             result.seconds["actors"] = time.perf_counter() - t0
             t1 = time.perf_counter()
             self._run(key, pool, plan, options, store, todo, result, progress, cancel, done)
@@ -271,7 +305,7 @@ class Cluster:
         done: int,
     ) -> None:
         ray = self.ray
-        lost = _lost_errors(ray)
+        lost = lost_errors(ray)
         plan_ref = ray.put(plan)  # once per job, not once per shard
         queue = collections.deque(todo)
         idle = list(pool)
@@ -304,10 +338,7 @@ class Cluster:
                         ) from None
                     result.retries += 1
                     queue.appendleft(shard)
-                    self._kill(actor)
-                    replacement = self._new_actor(key)
-                    pool[pool.index(actor)] = replacement
-                    idle.append(replacement)
+                    idle.append(self._replace(key, pool, actor))
                     continue
                 except Exception as exc:  # StopIteration included: a shard ended without its files
                     self.close()
