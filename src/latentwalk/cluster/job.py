@@ -267,10 +267,15 @@ class Cluster:
         t0 = time.perf_counter()
         started = self.actors_started
         if todo:
-            key, pool = self._pool(plan.model)
-            result.seconds["actors"] = time.perf_counter() - t0
-            t1 = time.perf_counter()
-            self._run(key, pool, plan, options, store, todo, result, progress, cancel, done)
+            try:
+                key, pool = self._pool(plan.model)
+                result.seconds["actors"] = time.perf_counter() - t0
+                t1 = time.perf_counter()
+                self._run(key, pool, plan, options, store, todo, result, progress, cancel, done)
+            except BaseException:
+                if not any(store.done(s) for s in shards):
+                    store.remove()  # nothing to resume from: leave nothing behind
+                raise
             result.seconds["render"] = time.perf_counter() - t1
         result.actors_started = self.actors_started - started
         t2 = time.perf_counter()
