@@ -235,13 +235,15 @@ def _set_after_first(farm: Any) -> threading.Event:
     return cancel
 
 
-def test_cli_batch_file_renders_each_line_on_the_cluster(ray_local: Any, tmp_path: Path) -> None:
+def test_cli_batch_file_renders_each_line_on_the_cluster(
+    ray_local: Any, sg2: ModelRef, tmp_path: Path
+) -> None:
     batch = tmp_path / "renders.txt"
     batch.write_text(
-        "# two walks, one line each\n"
+        "# two walks of two models, one line each\n"
         "--network procedural --seeds 1,2 --steps 5 --format png --size 32 --out one\n"
         "\n"
-        "--network procedural --seeds 3,4 --steps 4 --format mp4 --size 32 --out 'two walk'\n"
+        f"--network '{sg2.path}' --seeds 3,4 --steps 4 --format mp4 --size 32 --out 'two walk'\n"
     )
     args = ["--cache-dir", str(tmp_path / "cache"), "render", "--batch", str(batch), "--cluster", "auto"]
     res = CliRunner().invoke(main, [*args, "--shard-frames", "2", "--workers", "2"])

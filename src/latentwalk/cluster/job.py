@@ -54,7 +54,8 @@ class JobResult:
 
 
 class Cluster:
-    """A connection to Ray and the actors started on it, one pool per model (kept between jobs).
+    """A connection to Ray and the actors started on it: a pool for one model at a time, kept for
+    the next job on the same model.
 
     Args:
         address: `auto` or a Ray address. workers: actors per model (default: one per GPU, or one
@@ -117,6 +118,7 @@ class Cluster:
     def _pool(self, model: ModelRef) -> tuple[str, list[Any]]:
         key = self._payload(model)
         if key not in self._pools:
+            self.close()  # one pool at a time: another model's actors hold the devices
             count = self._shape()[0]
             actors = [self._new_actor(key) for _ in range(count)]
             self._pools[key] = actors
