@@ -69,7 +69,7 @@ class ShardRenderer:
             self.data = None  # the file on disk is enough now
             if hashlib.sha256(data).hexdigest() != payload.sha256:
                 raise ModelLoadError(f"the model {payload.name} arrived damaged (its sha256 differs)")
-            path = Path(self._tmpdir()) / f"{payload.name}{payload.suffix}"
+            path = Path(self._tmpdir()) / f"model{payload.suffix}"  # never a name from elsewhere
             path.write_bytes(data)
             self.ref = ModelRef(name=payload.name, path=path)
         worker = InferenceWorker(Path(self.cache_dir), device=self.device, max_batch=8).start()
