@@ -147,7 +147,10 @@ def test_stylegan_png_and_mp4_match_the_single_render(
     assert _same_pngs(single, farm.render(p, tmp_path / "farm", png, shard_frames=5).path) == 18
 
     mp4 = ExportOptions(fmt="mp4", fps=24)
-    result = farm.render(p, tmp_path / "farm", mp4, shard_frames=5)
+    seen: list[int] = []
+    result = farm.render(p, tmp_path / "farm", mp4, shard_frames=9, progress=lambda d, _t: seen.append(d))
+    assert any(d % 9 for d in seen)  # actors report frames within a shard (every 4), not only whole shards
+    assert seen == sorted(seen) and seen[-1] == 18
     assert result.actors_started == 0  # the pool of this model is kept between jobs
     assert result.frame_hashes == _hashes(worker, p, mp4)  # frame-identical before encoding
     expected = [f for _, f in render_frames(worker, p)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import queue
 import tempfile
 import threading
 import time
@@ -24,7 +25,7 @@ from latentwalk.cluster.join import encode_shard
 from latentwalk.errors import ModelLoadError
 from latentwalk.export import ExportOptions, _resized
 
-PROGRESS_EVERY = 0.25  # seconds between an actor's progress reports within a shard
+REPORT_FRAMES = 4  # an actor reports its progress within a shard every this many frames
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,17 +90,18 @@ class ShardRenderer:
     ) -> Iterator[tuple[str, Any]]:
         """Render and encode frames `start..end-1` (a Ray streaming generator).
 
-        Yields ("frames", n) now and then while it works (n frames of the shard done), then
+        Yields ("frames", n) every REPORT_FRAMES frames (n frames of the shard done), then
         ("shard", (files, meta)): the shard's files and its meta (frame hashes, seconds)."""
         t0 = time.perf_counter()
         self.load()
         local = dataclasses.replace(plan, model=self.ref)
-        count = [0]
+        reports: queue.Queue[int | None] = queue.Queue()
 
         def frames() -> Iterator[tuple[int, Any]]:
-            for i, frame in render_frames(self.worker, local, start, end):
+            for n, (i, frame) in enumerate(render_frames(self.worker, local, start, end), start=1):
                 yield i, _resized(frame, options.size, options.upscale)
-                count[0] += 1
+                if n % REPORT_FRAMES == 0 and start + n < end:
+                    reports.put(n)  # the encoder has taken n frames
 
         box: dict[str, Any] = {}
 
@@ -108,15 +110,14 @@ class ShardRenderer:
                 box["out"] = encode_shard(frames(), options)
             except BaseException as exc:  # handed to the caller below
                 box["error"] = exc
+            finally:
+                reports.put(None)
 
         thread = threading.Thread(target=encode, name="latentwalk-shard", daemon=True)
         thread.start()
-        reported = 0
-        while thread.is_alive():
-            thread.join(PROGRESS_EVERY)
-            if count[0] != reported:
-                reported = count[0]
-                yield "frames", reported
+        while (done := reports.get()) is not None:
+            yield "frames", done
+        thread.join()
         if "error" in box:
             raise box["error"]
         files, hashes = box["out"]
