@@ -125,6 +125,12 @@ class ShardRenderer:
         meta = {"sha256": hashes, "seconds": time.perf_counter() - t0, "pid": os.getpid()}
         yield "shard", (files, meta)
 
+    def render_shard_whole(
+        self, plan: FramePlan, start: int, end: int, options: ExportOptions
+    ) -> tuple[str, Any]:
+        """render_shard as one result, for Ray Client connections (they cannot stream)."""
+        return list(self.render_shard(plan, start, end, options))[-1]
+
     def score_samples(self, samples: Any, scorer: Any, classifier: bytes | None) -> dict[str, Any]:
         """Render sampled latents (a directions.sampling.Samples) and score them with a ScorerSpec
         (cluster/samples.py); `classifier`: the classifier file's bytes, if the spec names one."""

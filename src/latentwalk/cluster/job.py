@@ -314,6 +314,8 @@ class Cluster:
         ray = self.ray
         lost = lost_errors(ray)
         plan_ref = ray.put(plan)  # once per job, not once per shard
+        # Ray Client (ray://) cannot stream results: its shards report only when they are done
+        streaming = not ray.util.client.ray.is_connected()
         queue = collections.deque(todo)
         idle = list(pool)
         inflight: dict[Any, tuple[Shard, Any]] = {}  # streaming generator -> (shard, actor)
@@ -325,13 +327,16 @@ class Cluster:
                 raise ExportCancelled("the export was cancelled")
             while queue and idle:
                 actor, shard = idle.pop(), queue.popleft()
-                call = actor.render_shard.options(num_returns="streaming")
+                if streaming:
+                    call = actor.render_shard.options(num_returns="streaming")
+                else:
+                    call = actor.render_shard_whole
                 inflight[call.remote(plan_ref, shard.start, shard.end, options)] = (shard, actor)
             ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.25)
             for gen in ready:
                 shard, actor = inflight[gen]
                 try:
-                    kind, value = ray.get(next(gen))
+                    kind, value = ray.get(next(gen) if streaming else gen)
                 except lost as exc:
                     del inflight[gen]
                     partial.pop(shard.index, None)
