@@ -100,6 +100,13 @@ class Settings:
             "a path list)"
         },
     )
+    cluster: str = field(
+        default="",
+        metadata={
+            "help": "render the explorer's exports on a Ray cluster: auto or ray://HOST:PORT; empty renders "
+            "locally (env LATENTWALK_CLUSTER; needs the cluster extra)"
+        },
+    )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced."""
@@ -123,6 +130,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         ("host", str),
         ("model", str),
         ("preview_precision", str),
+        ("cluster", str),
     ):
         value = env.get(f"LATENTWALK_{name.upper()}")
         if value:

@@ -15,6 +15,7 @@ LatentwalkError
 ├── JobCancelled              a long job (a direction search) was cancelled by its caller
 ├── WorkerStopped             the inference worker is shut down
 ├── MissingExtra              an optional part (NDI, MIDI, ONNX) needs a package not installed (HTTP 501)
+├── ClusterUnavailable        a render farm job cannot start: Ray missing, cluster unreachable (503)
 ├── NameTaken                 a saved animation or bookmark already has that name (HTTP 409)
 ├── NameNotFound              no saved animation or bookmark has that name (HTTP 404)
 └── StorageError              the library could not be written or read: disk full, permissions
@@ -99,3 +100,7 @@ class ExportCancelled(LatentwalkError):
 
 class JobCancelled(LatentwalkError):
     """A long job (a direction search) was cancelled by its caller; nothing was stored."""
+
+
+class ClusterUnavailable(LatentwalkError):
+    """A render on a cluster could not start: Ray is not installed, or the cluster cannot be reached."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import shlex
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from latentwalk.catalog import ModelRef, resolve
 from latentwalk.cli.base import Context, main, progress_bar
@@ -71,9 +74,88 @@ def import_marrow_cmd(obj: Context, folders: tuple[Path, ...], network: str | No
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Output path (default: ./NAME.FORMAT)."
 )
-@click.pass_obj
-def render(
+@click.option(
+    "--cluster",
+    default=None,
+    help="Render on a Ray cluster: auto (RAY_ADDRESS, or a local Ray) or ray://HOST:PORT. "
+    "Needs pip install 'latentwalk[cluster]'.",
+)
+@click.option(
+    "--shard-frames",
+    type=click.IntRange(1, 100000),
+    default=32,
+    show_default=True,
+    help="With --cluster: frames per shard (one actor renders one shard at a time).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 4096),
+    default=None,
+    help="With --cluster: actors to start (default: one per GPU, or one per 4 CPUs).",
+)
+@click.option(
+    "--batch",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A file of renders, one per line, each with the arguments of this command (see the README).",
+)
+@click.pass_context
+def render(ctx: click.Context, **params: Any) -> None:
+    """Export a saved animation (a name or its folder), or a quick walk through seeds, as a video
+    (MP4 H.264, MOV ProRes 422), a PNG sequence, or an animated GIF/WebP; on a Ray cluster with
+    --cluster, and many at once with --batch."""
+    obj: Context = ctx.obj
+    farm_opts = {k: params.pop(k) for k in ("cluster", "shard_frames", "workers", "batch")}
+    batch: Path | None = farm_opts["batch"]
+    if batch is not None:
+        if params["animation"] is not None or params["network"] is not None:
+            raise InvalidRequest("--batch takes its renders from the file: give no animation or --network")
+        jobs = _batch_jobs(ctx, batch)  # every line is checked before anything renders
+    else:
+        jobs = [params]
+    with _farm(obj, farm_opts["cluster"], farm_opts["workers"]) as farm:
+        for job in jobs:
+            _render_one(obj, farm, farm_opts["shard_frames"], **job)
+
+
+def _batch_jobs(ctx: click.Context, path: Path) -> list[dict[str, Any]]:
+    """The renders of a batch file: one per line, shell-quoted `render` arguments; # comments."""
+    jobs = []
+    farm_only = ("cluster", "shard_frames", "workers", "batch")
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            args = shlex.split(line, comments=True)
+            if not args:
+                continue
+            sub = render.make_context("render", args, parent=ctx)
+        except (ValueError, click.ClickException) as exc:
+            msg = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+            raise InvalidRequest(f"{path}, line {number}: {msg}") from None
+        given = [k for k in farm_only if sub.get_parameter_source(k) == ParameterSource.COMMANDLINE]
+        if given:
+            raise InvalidRequest(
+                f"{path}, line {number}: --{given[0].replace('_', '-')} belongs on the command line, "
+                "not in a batch file"
+            )
+        jobs.append({k: v for k, v in sub.params.items() if k not in farm_only})
+    if not jobs:
+        raise InvalidRequest(f"{path} lists no renders")
+    return jobs
+
+
+def _farm(obj: Context, cluster: str | None, workers: int | None) -> Any:
+    """The render farm for --cluster (Ray is imported only then), else nothing."""
+    if cluster is None:
+        return contextlib.nullcontext(None)
+    from latentwalk.cluster.job import Cluster
+
+    return Cluster(cluster, workers=workers, cache_dir=obj.settings.cache_dir)
+
+
+def _render_one(
     obj: Context,
+    farm: Any,
+    shard_frames: int,
     animation: str | None,
     network: str | None,
     seeds: str | None,
@@ -88,8 +170,6 @@ def render(
     softness: float | None,
     out: Path | None,
 ) -> None:
-    """Export a saved animation (a name or its folder), or a quick walk through seeds, as a video
-    (MP4 H.264, MOV ProRes 422), a PNG sequence, or an animated GIF/WebP."""
     from latentwalk.animation.frames import plan
     from latentwalk.animation.schema import AnimationSettings, ViewFilter
     from latentwalk.export import ExportOptions, export_frames
@@ -125,16 +205,25 @@ def render(
         fps = fps or settings.fps
         p = plan(worker, ref, settings, keys)
         target = out if out is not None else Path(name)
+        options = ExportOptions(fmt=fmt, fps=fps, size=size, upscale=upscale)  # type: ignore[arg-type]
         with progress_bar(p.total) as progress:
             task = progress.add_task(f"{name} ({fmt})", total=p.total)
-            written = export_frames(
-                worker,
-                p,
-                target,
-                ExportOptions(fmt=fmt, fps=fps, size=size, upscale=upscale),
-                progress=lambda done, _total: progress.update(task, completed=done),
-            )
-    click.echo(f"wrote {p.total} frames to {written}")
+
+            def advance(done: int, _total: int) -> None:
+                progress.update(task, completed=done)
+
+            if farm is None:
+                written = export_frames(worker, p, target, options, progress=advance)
+            else:
+                result = farm.render(p, target, options, shard_frames=shard_frames, progress=advance)
+                written = result.path
+    if farm is None:
+        click.echo(f"wrote {p.total} frames to {written}")
+    else:
+        click.echo(
+            f"wrote {p.total} frames to {written} ({result.shards} shards: {result.rendered} rendered "
+            f"on the cluster, {result.reused} found done on disk, {result.retries} retried)"
+        )
 
 
 def _saved_animation(obj: Context, worker: InferenceWorker, spec: str) -> tuple[Any, Any, ModelRef, str]:

@@ -41,10 +41,13 @@ def fit_axes(
     seed: int = 0,
     progress: sampling.Progress | None = None,
     cancel: threading.Event | None = None,
+    score_samples: Callable[[sampling.Samples, sampling.Progress], dict[str, np.ndarray]] | None = None,
 ) -> list[Direction]:
     """One axis per score: ridge regression of the score on the sampled latents.
 
-    Progress counts rendered images (then one more step for scoring and fitting)."""
+    Progress counts rendered images (then one more step for scoring and fitting). `score_samples`
+    renders and scores the samples elsewhere (the render farm: cluster/samples.py) instead of on
+    `worker` with `scorer`."""
     sampling.check_count(samples, 20)
     total = samples + 1
 
@@ -53,8 +56,10 @@ def fit_axes(
             progress(done, total)
 
     s = sampling.sample(worker, model, samples, seed, cancel=cancel)
-    pixels = sampling.render(worker, model, s, progress=step, cancel=cancel)
-    scores = scorer(pixels)
+    if score_samples is not None:
+        scores = score_samples(s, step)
+    else:
+        scores = scorer(sampling.render(worker, model, s, progress=step, cancel=cancel))
     out = []
     for name, y in scores.items():
         sampling.stopped(cancel)

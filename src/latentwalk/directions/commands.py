@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,12 @@ def pca_cmd(obj: Any, network: str, samples: int, components: int, seed: int) ->
 )
 @click.option("--samples", type=int, default=2000, show_default=True, help="Latents to render and score.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--cluster", default=None, help="Render and score the samples on a Ray cluster: auto or ray://HOST:PORT."
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 4096), default=None, help="With --cluster: actors to start."
+)
 @click.pass_obj
 def fit_cmd(
     obj: Any,
@@ -90,6 +98,8 @@ def fit_cmd(
     trust_classifier: bool,
     samples: int,
     seed: int,
+    cluster: str | None,
+    workers: int | None,
 ) -> None:
     """Attribute axes: render samples, score each image, fit a ridge regression latent -> score."""
     if bool(features) == bool(classifier):
@@ -103,20 +113,47 @@ def fit_cmd(
         method = "feature"
     ref = resolve(network, obj.settings.models_dirs)
     worker: InferenceWorker
-    with obj.worker() as worker, _progress_bar() as bar:
+    with (
+        obj.worker() as worker,
+        _farm_scores(obj, cluster, workers, ref, names, classifier, trust_classifier) as remote,
+    ):
         info = worker.info(ref)
-        task = bar.add_task(f"fit {info.name}", total=samples + 1)
-        found = fit_axes(
-            worker,
-            ref,
-            scorer,
-            method,
-            samples,
-            seed,
-            progress=lambda d, t: bar.update(task, completed=d, total=t),
-        )
+        with _progress_bar() as bar:
+            task = bar.add_task(f"fit {info.name}", total=samples + 1)
+            found = fit_axes(
+                worker,
+                ref,
+                scorer,
+                method,
+                samples,
+                seed,
+                progress=lambda d, t: bar.update(task, completed=d, total=t),
+                score_samples=remote,
+            )
     _store(obj).put(info, found)
     _report(found, info.name)
+
+
+@contextlib.contextmanager
+def _farm_scores(
+    obj: Any,
+    cluster: str | None,
+    workers: int | None,
+    ref: Any,
+    features: list[str],
+    classifier: Path | None,
+    trusted: bool,
+) -> Iterator[Any]:
+    """With --cluster, a `score_samples` that renders and scores on the render farm; else None."""
+    if cluster is None:
+        yield None
+        return
+    from latentwalk.cluster.job import Cluster
+    from latentwalk.cluster.samples import scorer_for, scores_on_cluster
+
+    spec, data = scorer_for(tuple(features), classifier, trusted)
+    with Cluster(cluster, workers=workers, cache_dir=obj.settings.cache_dir) as farm:
+        yield scores_on_cluster(farm, ref, spec, data)
 
 
 @directions.command("list")

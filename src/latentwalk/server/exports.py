@@ -11,6 +11,7 @@ import shutil
 import threading
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from latentwalk.animation.frames import plan_async
+from latentwalk.animation.frames import FramePlan, plan_async
 from latentwalk.animation.schema import AnimationSettings, check_latents, check_name, latent_array
 from latentwalk.errors import ExportCancelled, LatentwalkError, NameNotFound
 from latentwalk.export import MAX_SIZE, ExportOptions, export_frames
@@ -50,6 +51,7 @@ class ExportJob:
     state: str = "running"  # running | done | cancelled | error
     error: str | None = None
     path: Path | None = None
+    cluster: bool = False  # rendered in shards on a Ray cluster (settings.cluster)
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def as_dict(self) -> dict[str, Any]:
@@ -61,6 +63,7 @@ class ExportJob:
             "done": self.done,
             "total": self.total,
             "error": self.error,
+            "cluster": self.cluster,
             "download": f"/api/exports/{self.id}/file" if self.state == "done" else None,
         }
 
@@ -86,7 +89,13 @@ async def start_export(request: Request, body: ExportBody) -> dict[str, Any]:
         jobs.pop(old.id)
         if old.path is not None:
             shutil.rmtree(old.path.parent, ignore_errors=True)
-    job = ExportJob(id=uuid.uuid4().hex[:12], name=name, fmt=body.format, total=plan.total)
+    job = ExportJob(
+        id=uuid.uuid4().hex[:12],
+        name=name,
+        fmt=body.format,
+        total=plan.total,
+        cluster=bool(st.settings.cluster),
+    )
     jobs[job.id] = job
     folder = st.settings.data_dir / "exports" / job.id
 
@@ -95,7 +104,12 @@ async def start_export(request: Request, body: ExportBody) -> dict[str, Any]:
             job.done = done
 
         try:
-            out = export_frames(st.worker, plan, folder / name, options, progress=progress, cancel=job.cancel)
+            if job.cluster:  # the whole job's progress: frames finished on all actors
+                out = _render_on_cluster(st, plan, folder / name, options, progress, job.cancel)
+            else:
+                out = export_frames(
+                    st.worker, plan, folder / name, options, progress=progress, cancel=job.cancel
+                )
             if out.is_dir():  # a PNG sequence downloads as one zip
                 out = _zipped(out, name)
             job.path, job.state = out, "done"
@@ -113,6 +127,21 @@ async def start_export(request: Request, body: ExportBody) -> dict[str, Any]:
 
     asyncio.get_running_loop().run_in_executor(None, run)
     return job.as_dict()
+
+
+def _render_on_cluster(
+    st: AppState,
+    plan: FramePlan,
+    out: Path,
+    options: ExportOptions,
+    progress: Callable[[int, int], None],
+    cancel: threading.Event,
+) -> Path:
+    """An export rendered in shards by the render farm (Ray is imported only here)."""
+    from latentwalk.cluster.job import Cluster
+
+    with Cluster(st.settings.cluster, cache_dir=st.settings.cache_dir) as farm:
+        return farm.render(plan, out, options, progress=progress, cancel=cancel).path
 
 
 def _zipped(folder: Path, name: str) -> Path:

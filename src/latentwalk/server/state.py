@@ -11,6 +11,7 @@ from latentwalk.animation.store import AnimationStore
 from latentwalk.catalog import ModelRef
 from latentwalk.config import Settings
 from latentwalk.errors import (
+    ClusterUnavailable,
     CorruptAnimation,
     InvalidRequest,
     LatentwalkError,
@@ -46,13 +47,13 @@ class AppState:
 
 def error_status(exc: LatentwalkError) -> int:
     """HTTP status of each error class: 400 bad input or damaged file, 404 unknown name, 409 clash,
-    422 model failed to load, 501 an optional package is not installed, 503 stopped, 500 anything else
+    422 model failed to load, 501 an optional package is not installed, 503 stopped or no cluster, 500 anything else
     (a bug or a full disk)."""
     if isinstance(exc, ModelNotFound | NameNotFound):
         return 404
     if isinstance(exc, NameTaken):
         return 409
-    if isinstance(exc, WorkerStopped):
+    if isinstance(exc, WorkerStopped | ClusterUnavailable):
         return 503
     if isinstance(exc, MissingExtra):
         return 501

@@ -31,7 +31,7 @@ export function mountExports({ store, api, dialogs }) {
     const what = `${job.name} · ${job.format}`;
     el.status.textContent =
       job.state === "running"
-        ? `exporting ${job.done} / ${job.total} · ${what}`
+        ? `exporting ${job.done} / ${job.total}${job.cluster ? " · on cluster" : ""} · ${what}`
         : job.state === "done"
           ? `ready · ${what}`
           : job.state === "cancelled"
