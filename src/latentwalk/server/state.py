@@ -47,8 +47,8 @@ class AppState:
 
 def error_status(exc: LatentwalkError) -> int:
     """HTTP status of each error class: 400 bad input or damaged file, 404 unknown name, 409 clash,
-    422 model failed to load, 501 an optional package is not installed, 503 stopped or no cluster, 500 anything else
-    (a bug or a full disk)."""
+    422 model failed to load, 501 an optional package is not installed, 503 stopped or no cluster,
+    500 anything else (a bug or a full disk)."""
     if isinstance(exc, ModelNotFound | NameNotFound):
         return 404
     if isinstance(exc, NameTaken):
