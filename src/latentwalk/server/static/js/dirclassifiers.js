@@ -26,7 +26,7 @@ export function mountClassifiers({ call, startJob, samples, fail, done }) {
       option.title = `${c.axes.length} axes: ${c.axes.join(", ")}`;
       return option;
     });
-    el.select.replaceChildren(...(options.length ? options : [new Option("none uploaded", "")]));
+    el.select.replaceChildren(...(options.length ? options : [new Option("none yet", "")]));
     if (list.some((c) => c.name === current)) el.select.value = current;
     update();
   }
