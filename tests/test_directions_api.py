@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,8 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from conftest import TESTSERVER, write_tiny_dcgan
+from conftest import TESTSERVER
+from directions_support import directions_app, wait_job
 from latentwalk.animation.frames import plan
 from latentwalk.animation.schema import AnimationSettings
 from latentwalk.backends import LoadedModel
@@ -29,24 +29,8 @@ from latentwalk.server.ws import FRAME_HEADER
 
 @pytest.fixture
 def client(worker: InferenceWorker, tmp_path: Path) -> Iterator[TestClient]:
-    path = write_tiny_dcgan(tmp_path / "models" / "tiny.pt", seed=3)
-    settings = Settings(
-        allowed_hosts=TESTSERVER,
-        models_dirs=(tmp_path / "models",),
-        cache_dir=tmp_path / "cache",
-        data_dir=tmp_path / "data",
-    )
-    with TestClient(create_app(settings, worker, ModelRef(name="tiny", path=path))) as c:
+    with directions_app(worker, tmp_path) as c:
         yield c
-
-
-def _wait(client: TestClient, job: dict[str, Any]) -> dict[str, Any]:
-    for _ in range(600):
-        job = client.get(f"/api/directions/jobs/{job['id']}").json()
-        if job["state"] != "running":
-            return job
-        time.sleep(0.05)
-    raise AssertionError("direction job did not finish")
 
 
 def _frames(client: TestClient, settings: dict[str, Any]) -> list[bytes]:
@@ -73,10 +57,10 @@ def test_pca_fit_teach_offsets_render_export_import(client: TestClient) -> None:
     assert listing["directions"] == [] and listing["space"] == "z" and "brightness" in listing["features"]
 
     job = client.post("/api/directions/jobs", json={"kind": "pca", "samples": 300, "components": 4}).json()
-    job = _wait(client, job)
+    job = wait_job(client, job)
     assert job["state"] == "done", job
     assert job["names"] == ["pc0", "pc1", "pc2", "pc3"] and job["done"] == job["total"]
-    job = _wait(
+    job = wait_job(
         client,
         client.post(
             "/api/directions/jobs", json={"kind": "fit", "samples": 60, "features": ["brightness", "warmth"]}

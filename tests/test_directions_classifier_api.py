@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import sys
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +16,9 @@ import torch
 from fastapi.testclient import TestClient
 
 from classifier_support import onnx_classifier
-from conftest import TESTSERVER, write_tiny_dcgan
-from latentwalk.catalog import ModelRef
-from latentwalk.config import Settings
+from directions_support import directions_app, wait_job
 from latentwalk.directions import classifier_store
 from latentwalk.render.worker import InferenceWorker
-from latentwalk.server.app import create_app
 
 pytest.importorskip("onnx")  # in the `test` extra, so CI has it
 pytest.importorskip("onnxruntime")
@@ -32,24 +28,8 @@ URL = "/api/directions/classifiers"
 
 @pytest.fixture
 def client(worker: InferenceWorker, tmp_path: Path) -> Iterator[TestClient]:
-    path = write_tiny_dcgan(tmp_path / "models" / "tiny.pt", seed=3)
-    settings = Settings(
-        allowed_hosts=TESTSERVER,
-        models_dirs=(tmp_path / "models",),
-        cache_dir=tmp_path / "cache",
-        data_dir=tmp_path / "data",
-    )
-    with TestClient(create_app(settings, worker, ModelRef(name="tiny", path=path))) as c:
+    with directions_app(worker, tmp_path) as c:
         yield c
-
-
-def _wait(client: TestClient, job: dict[str, Any]) -> dict[str, Any]:
-    for _ in range(600):
-        job = client.get(f"/api/directions/jobs/{job['id']}").json()
-        if job["state"] != "running":
-            return job
-        time.sleep(0.05)
-    raise AssertionError("direction job did not finish")
 
 
 def _refused(r: Any, status: int, words: str) -> None:
@@ -73,7 +53,7 @@ def test_upload_fit_list_delete(client: TestClient, tmp_path: Path) -> None:
     job = client.post("/api/directions/jobs", json={"kind": "fit", "samples": 40, "classifier": "colour"})
     assert job.status_code == 200, job.text
     assert job.json()["classifier"] == "colour"
-    done = _wait(client, job.json())
+    done = wait_job(client, job.json())
     assert done["state"] == "done" and done["names"] == ["red", "green", "blue"], done
     assert done["done"] == done["total"] == 41
     found = {d["name"]: d for d in client.get("/api/directions").json()["directions"]}
@@ -147,7 +127,7 @@ def test_bad_files_are_refused_and_lose_nothing(
     assert client.get(URL).json() == kept
     # The kept classifier still fits.
     job = client.post("/api/directions/jobs", json={"kind": "fit", "samples": 20, "classifier": "colour"})
-    assert _wait(client, job.json())["state"] == "done"
+    assert wait_job(client, job.json())["state"] == "done"
 
 
 def test_a_classifier_failing_oddly_ends_its_job(
@@ -162,7 +142,7 @@ def test_a_classifier_failing_oddly_ends_its_job(
 
     monkeypatch.setattr(Classifier, "scores", broken)
     job = client.post("/api/directions/jobs", json={"kind": "fit", "samples": 20, "classifier": "colour"})
-    done = _wait(client, job.json())
+    done = wait_job(client, job.json())
     assert done["state"] == "error" and "KeyError" in done["error"], done
     assert client.get("/api/directions").json()["directions"] == []
 

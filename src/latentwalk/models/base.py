@@ -1,6 +1,8 @@
-"""Shared behaviour of generators that have no w space (DCGAN, the procedural CPPN)."""
+"""Shared behaviour of generators: z straight to an image (DCGAN, CPPN, ProGAN), or z -> w -> image."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 
@@ -31,3 +33,28 @@ class ZSpaceGenerator(torch.nn.Module):
     ) -> torch.Tensor:  # [N, C, H, W]
         del c, cutoff, noise_mode  # no labels, no per-layer truncation, no noise inputs
         return self(z.to(torch.float32) * float(psi))
+
+
+class MappedGenerator:
+    """Mixin for generators made of `mapping` (z, c -> ws, truncation included) then `synthesis`
+    (ws -> image): StyleGAN v1, 2 and 3 and the fast StyleGAN2. Subclasses set both attributes."""
+
+    mapping: Any
+    synthesis: Any
+
+    @property
+    def w_avg(self) -> torch.Tensor:
+        return self.mapping.w_avg  # type: ignore[no-any-return]
+
+    def render(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        psi: float = 1.0,
+        cutoff: int | None = None,
+        noise_mode: NoiseMode = "const",
+    ) -> torch.Tensor:
+        return self.synthesis(self.mapping(z, c, psi=psi, cutoff=cutoff), noise_mode=noise_mode)  # type: ignore[no-any-return]
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, psi: float = 1.0) -> torch.Tensor:
+        return self.render(z, c, psi)

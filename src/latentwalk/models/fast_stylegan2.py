@@ -28,6 +28,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from latentwalk.models.base import MappedGenerator
 from latentwalk.models.ops import LRELU_ALPHA, bias_act, normalize_2nd_moment
 from latentwalk.models.stylegan2 import (
     FullyConnected,
@@ -278,7 +279,7 @@ class FastSynthesis:
         return img.contiguous()
 
 
-class FastStyleGAN2:
+class FastStyleGAN2(MappedGenerator):
     """A StyleGAN2Generator with the fast synthesis: meets the same protocol (mapping, synthesis,
     render, z_dim, ...) and shares the reference's weights and mapping network."""
 
@@ -292,18 +293,4 @@ class FastStyleGAN2:
         self.mapping = FastMapping(g.mapping)
         self.synthesis = synthesis
 
-    @property
-    def w_avg(self) -> torch.Tensor:
-        return self.mapping.w_avg
-
-    def render(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None = None,
-        psi: float = 1.0,
-        cutoff: int | None = None,
-        noise_mode: NoiseMode = "const",
-    ) -> torch.Tensor:
-        return self.synthesis(self.mapping(z, c, psi=psi, cutoff=cutoff), noise_mode=noise_mode)
-
-    __call__ = render
+    __call__ = MappedGenerator.render

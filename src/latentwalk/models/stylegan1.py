@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from latentwalk.models.base import MappedGenerator
 from latentwalk.types import NoiseMode
 
 LRELU_SLOPE = 0.2
@@ -218,7 +219,7 @@ class SynthesisNetwork(torch.nn.Module):
         return F.conv2d(x, self.torgb_weight * gain, self.torgb_bias)
 
 
-class StyleGAN1Generator(torch.nn.Module):
+class StyleGAN1Generator(MappedGenerator, torch.nn.Module):
     """The StyleGAN v1 generator: `mapping` (z, c -> ws) then `synthesis` (ws -> image)."""
 
     family = "stylegan1"
@@ -232,20 +233,3 @@ class StyleGAN1Generator(torch.nn.Module):
         self.num_ws = cfg.num_ws
         self.synthesis = SynthesisNetwork(cfg)
         self.mapping = MappingNetwork(cfg)
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        return self.mapping.w_avg
-
-    def render(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None = None,
-        psi: float = 1.0,
-        cutoff: int | None = None,
-        noise_mode: NoiseMode = "const",
-    ) -> torch.Tensor:
-        return self.synthesis(self.mapping(z, c, psi=psi, cutoff=cutoff), noise_mode=noise_mode)
-
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, psi: float = 1.0) -> torch.Tensor:
-        return self.render(z, c, psi)

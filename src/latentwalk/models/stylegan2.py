@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from latentwalk.models.base import MappedGenerator
 from latentwalk.models.ops import (
     bias_act,
     modulated_conv2d,
@@ -276,7 +277,7 @@ class SynthesisNetwork(torch.nn.Module):
         return img
 
 
-class StyleGAN2Generator(torch.nn.Module):
+class StyleGAN2Generator(MappedGenerator, torch.nn.Module):
     """The StyleGAN2 generator: `mapping` (z, c -> ws) then `synthesis` (ws -> image)."""
 
     family = "stylegan2"
@@ -301,20 +302,3 @@ class StyleGAN2Generator(torch.nn.Module):
             cfg.mapping_activation,
             cfg.mapping_lr_multiplier,
         )
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        return self.mapping.w_avg
-
-    def render(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None = None,
-        psi: float = 1.0,
-        cutoff: int | None = None,
-        noise_mode: NoiseMode = "const",
-    ) -> torch.Tensor:
-        return self.synthesis(self.mapping(z, c, psi=psi, cutoff=cutoff), noise_mode=noise_mode)
-
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, psi: float = 1.0) -> torch.Tensor:
-        return self.render(z, c, psi)

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from latentwalk.models import filtered_lrelu as flrelu
+from latentwalk.models.base import MappedGenerator
 from latentwalk.models.stylegan2 import FullyConnected, MappingNetwork
 from latentwalk.types import NoiseMode
 
@@ -287,7 +288,7 @@ class SynthesisNetwork(torch.nn.Module):
         return x
 
 
-class StyleGAN3Generator(torch.nn.Module):
+class StyleGAN3Generator(MappedGenerator, torch.nn.Module):
     """The StyleGAN3 generator: `mapping` (z, c -> ws) then `synthesis` (ws -> image)."""
 
     family = "stylegan3"
@@ -311,10 +312,6 @@ class StyleGAN3Generator(torch.nn.Module):
             lr_multiplier=cfg.mapping_lr_multiplier,
         )
 
-    @property
-    def w_avg(self) -> torch.Tensor:
-        return self.mapping.w_avg
-
     def set_impl(self, impl: str) -> StyleGAN3Generator:
         """'fast' (default) or 'reference' filtered activations, for every layer."""
         if impl not in ("fast", "reference"):
@@ -335,6 +332,3 @@ class StyleGAN3Generator(torch.nn.Module):
     ) -> torch.Tensor:
         ws = self.mapping(z, c, psi=psi, cutoff=cutoff)
         return self.synthesis(ws, noise_mode=noise_mode, transform=transform)
-
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, psi: float = 1.0) -> torch.Tensor:
-        return self.render(z, c, psi)
